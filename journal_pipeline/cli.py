@@ -1,0 +1,187 @@
+"""The ``journal-pipeline`` command line (SPEC section 7).
+
+Every command exits 0 on success and non-zero with a one-line reason on stderr otherwise.
+Handlers are thin: they parse, call the module that does the work, and print its summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from journal_pipeline.db import admin_url, redact
+
+
+class UsageError(Exception):
+    """A mistake in what the user asked for; printed as one line, exit status 2."""
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date in YYYY-MM-DD form") from None
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return number
+
+
+def _date_range(start: dt.date, end: dt.date | None) -> tuple[dt.date, dt.date]:
+    end = end or start
+    if end < start:
+        raise UsageError(f"--end {end} is before --start {start}")
+    return start, end
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- db ---------------------------------------------------------------------------------------
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from journal_pipeline.config import configured_database_url
+    from journal_pipeline.db import embedded
+
+    external = configured_database_url()
+    if args.action == "url":
+        print(redact(external) if external else admin_url())
+        return 0
+    if external and args.action in ("start", "stop"):
+        raise UsageError("JOURNAL_DATABASE_URL is set: the embedded server is not in use, so there is nothing to "
+                         f"{args.action}")
+    if args.action == "start":
+        url = admin_url()
+        print(f"embedded PostgreSQL running: {url}")
+    elif args.action == "stop":
+        print("embedded PostgreSQL stopped" if embedded.stop() else "embedded PostgreSQL was not running")
+    else:
+        if external:
+            print(f"external database: {redact(external)}")
+            return 0
+        state = embedded.status()
+        print(f"embedded PostgreSQL {'running: ' + str(state.url) if state.running else 'not running'}"
+              f" (data in {state.pgdata})")
+        return 0 if state.running else 3
+    return 0
+
+
+# --- migrate ----------------------------------------------------------------------------------
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from journal_pipeline.db.migrate import migrate
+
+    applied = migrate(admin_url())
+    if applied:
+        for migration in applied:
+            print(f"applied {migration.version:04d} {migration.name}")
+    else:
+        print("schema is up to date")
+    return 0
+
+
+# --- seed -------------------------------------------------------------------------------------
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from journal_pipeline.db.migrate import migrate
+    from journal_pipeline.seed.generator import seed_database
+
+    url = admin_url()
+    migrate(url)
+    summary = seed_database(
+        url,
+        start=args.start,
+        days=args.days,
+        companies=args.companies,
+        txns_per_day=args.txns_per_day,
+        seed=args.seed,
+        progress=progress,
+    )
+    print(summary)
+    return 0
+
+
+# --- legacy -----------------------------------------------------------------------------------
+
+
+def cmd_legacy(args: argparse.Namespace) -> int:
+    from journal_pipeline.legacy.runner import run_legacy
+
+    start, end = _date_range(args.date, args.end)
+    summary = run_legacy(admin_url(), start=start, end=end, company_id=args.company, progress=progress)
+    print(summary)
+    return 0
+
+
+# --- parser -----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="journal-pipeline",
+        description="Daily journals, vouchers, GL, fraud scores and audit seals from the legacy sub-ledger.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    db = add("db", cmd_db, "control the embedded PostgreSQL server")
+    db.add_argument("action", choices=["start", "stop", "status", "url"])
+
+    add("migrate", cmd_migrate, "create or upgrade every schema; safe to run again")
+
+    seed = add("seed", cmd_seed, "fill the legacy schema with deterministic synthetic data")
+    seed.add_argument("--start", type=_date, required=True, help="first day (YYYY-MM-DD)")
+    seed.add_argument("--days", type=_positive, required=True, help="number of days")
+    seed.add_argument("--companies", type=_positive, default=5, help="number of companies (default 5)")
+    seed.add_argument("--txns-per-day", type=_positive, default=2000,
+                      help="transactions per company and day (default 2000)")
+    seed.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+
+    legacy = add("legacy", cmd_legacy, "run the legacy fn_insert_sun_journal function")
+    legacy.add_argument("--date", type=_date, required=True, help="the day (YYYY-MM-DD)")
+    legacy.add_argument("--end", type=_date, help="last day of a range (inclusive); default: --date")
+    legacy.add_argument("--company", type=int, help="one company id; default: every company")
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    try:
+        status = args.handler(args)
+    except UsageError as exc:
+        print(f"journal-pipeline {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"journal-pipeline {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the one place that turns any failure into one line and an exit status
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"journal-pipeline {args.command}: {redact(reason)}", file=sys.stderr)
+        return 1
+    if args.command not in ("db",):
+        progress(f"{args.command} took {time.perf_counter() - started:.2f} s")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

