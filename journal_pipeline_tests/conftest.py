@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import psycopg
 import pytest
 
@@ -49,6 +50,13 @@ class Database:
         """Point the code under test (CLI, resources, runners) at this database."""
         os.environ["JOURNAL_DATABASE_URL"] = self.admin_url
         os.environ["JOURNAL_PIPELINE_DATABASE_URL"] = self.pipeline_url
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    """A throwaway Dagster instance (run and event storage in a temporary folder)."""
+    with dg.instance_for_test() as dagster_instance:
+        yield dagster_instance
 
 
 @pytest.fixture(scope="session")
@@ -92,11 +100,14 @@ def drop_database(server_url: str, name: str) -> None:
 
 
 @pytest.fixture
-def db(server_url: str, template_url: str) -> Iterator[Database]:
-    """A fresh, migrated, empty database, used by the code under test through the environment."""
+def db(server_url: str, template_url: str, tmp_path: Path) -> Iterator[Database]:
+    """A fresh, migrated, empty database and an empty Parquet storage folder, used by the code
+    under test through the environment."""
     database = clone_database(server_url, TEMPLATE)
-    saved = {k: os.environ.get(k) for k in ("JOURNAL_DATABASE_URL", "JOURNAL_PIPELINE_DATABASE_URL")}
+    keys = ("JOURNAL_DATABASE_URL", "JOURNAL_PIPELINE_DATABASE_URL", "JOURNAL_STORAGE_DIR")
+    saved = {k: os.environ.get(k) for k in keys}
     database.use()
+    os.environ["JOURNAL_STORAGE_DIR"] = str(tmp_path / "storage")
     yield database
     for key, value in saved.items():
         if value is None:

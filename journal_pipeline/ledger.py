@@ -1,0 +1,125 @@
+"""Writing the ledger (SPEC section 4): a window of days replaced in one transaction.
+
+``post_days`` deletes exactly the days' rows from ledger.journal_lines, vouchers, gl_daily and
+quarantine and COPYs the new ones in, all in one transaction under a per-day advisory lock. A
+rerun therefore leaves the same rows; a crash (or a failed check inside the transaction) leaves
+the previous ones; two runs of the same day wait for each other instead of double-posting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+import psycopg
+from psycopg import sql
+
+from journal_pipeline.db.copy import copy_from_polars, copy_to_polars
+from journal_pipeline.domain.gl import GL_AMOUNT
+
+LEDGER_TABLES = ("journal_lines", "vouchers", "gl_daily", "quarantine")
+
+# Namespace of the per-day advisory locks: (namespace, days since 1970-01-01).
+DAY_LOCK_NAMESPACE = 0x4A4C  # "JL"
+
+
+@dataclass(frozen=True)
+class PostingCounts:
+    journal_lines: int
+    vouchers: int
+    gl_daily: int
+    quarantine: int
+    replaced: dict[str, int]
+
+
+def lock_days(conn: psycopg.Connection, days: list[dt.date]) -> None:
+    """Hold a transaction-level advisory lock per day, taken in date order (no deadlocks)."""
+    epoch = dt.date(1970, 1, 1)
+    for day in sorted(days):
+        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (DAY_LOCK_NAMESPACE, (day - epoch).days))
+
+
+def post_days(
+    conn: psycopg.Connection,
+    first_day: dt.date,
+    last_day: dt.date,
+    frames: dict[str, pl.DataFrame],
+) -> PostingCounts:
+    """Replace the ledger's rows for first_day..last_day by ``frames`` (one per LEDGER_TABLES).
+
+    Runs inside the caller's transaction; the caller commits, after its checks pass.
+    """
+    days = [first_day + dt.timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+    for name, frame in frames.items():
+        outside = frame.filter(~pl.col("journal_date").is_between(first_day, last_day))
+        if outside.height:
+            raise ValueError(f"{name} has {outside.height} rows outside {first_day}..{last_day}: nothing was posted")
+    lock_days(conn, days)
+    replaced = {}
+    for table in LEDGER_TABLES:
+        cur = conn.execute(
+            sql.SQL("DELETE FROM {} WHERE journal_date BETWEEN %s AND %s").format(sql.Identifier("ledger", table)),
+            (first_day, last_day),
+        )
+        replaced[table] = cur.rowcount
+    counts = {table: copy_from_polars(conn, sql.Identifier("ledger", table), frames[table]) for table in LEDGER_TABLES}
+    return PostingCounts(replaced=replaced, **counts)
+
+
+GL_AGAINST_LINES_QUERY = """
+WITH lines AS (
+    SELECT company_id, account_code, period,
+           coalesce(sum(amount_base) FILTER (WHERE dc = 'D'), 0) AS debit,
+           coalesce(sum(amount_base) FILTER (WHERE dc = 'C'), 0) AS credit
+    FROM ledger.journal_lines WHERE journal_date BETWEEN %(first_day)s AND %(last_day)s
+    GROUP BY company_id, account_code, period
+), gl AS (
+    SELECT company_id, account_code, period, sum(debit) AS debit, sum(credit) AS credit
+    FROM ledger.gl_daily WHERE journal_date BETWEEN %(first_day)s AND %(last_day)s
+    GROUP BY company_id, account_code, period
+)
+SELECT company_id, account_code, period,
+       lines.debit::text AS lines_debit, gl.debit::text AS gl_debit,
+       lines.credit::text AS lines_credit, gl.credit::text AS gl_credit
+FROM lines FULL JOIN gl USING (company_id, account_code, period)
+WHERE lines.debit IS DISTINCT FROM gl.debit OR lines.credit IS DISTINCT FROM gl.credit
+ORDER BY company_id, account_code, period
+"""
+
+
+def gl_differences_in_database(conn: psycopg.Connection, first_day: dt.date, last_day: dt.date) -> pl.DataFrame:
+    """Invariant 2 on what was written: (company, account, period) where the GL of these days
+    differs from the sum of their journal lines."""
+    rows = conn.execute(GL_AGAINST_LINES_QUERY, {"first_day": first_day, "last_day": last_day}).fetchall()
+    return pl.DataFrame(
+        rows,
+        schema=["company_id", "account_code", "period", "lines_debit", "gl_debit", "lines_credit", "gl_credit"],
+        orient="row",
+    )
+
+
+def posted_and_quarantined_ids(
+    conn: psycopg.Connection, first_day: dt.date, last_day: dt.date
+) -> tuple[pl.Series, pl.Series]:
+    """The txn_ids that the ledger holds for these days: posted (vouchers) and quarantined."""
+    ids = {}
+    for table in ("vouchers", "quarantine"):
+        query = sql.SQL("SELECT txn_id FROM {} WHERE journal_date BETWEEN {} AND {}").format(
+            sql.Identifier("ledger", table), sql.Literal(first_day), sql.Literal(last_day)
+        )
+        ids[table] = copy_to_polars(conn, query, {"txn_id": pl.Int64()})["txn_id"]
+    return ids["vouchers"], ids["quarantine"]
+
+
+def totals_by_company(frame: pl.DataFrame) -> pl.DataFrame:
+    """Debit and credit totals per company, for metadata and summaries."""
+    return (
+        frame.group_by("company_id")
+        .agg(
+            pl.len().alias("lines"),
+            pl.col("amount_base").filter(pl.col("dc") == "D").sum().cast(GL_AMOUNT).alias("debit"),
+            pl.col("amount_base").filter(pl.col("dc") == "C").sum().cast(GL_AMOUNT).alias("credit"),
+        )
+        .sort("company_id")
+    )
