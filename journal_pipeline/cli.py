@@ -59,8 +59,10 @@ def cmd_db(args: argparse.Namespace) -> int:
         print(redact(external) if external else admin_url())
         return 0
     if external and args.action in ("start", "stop"):
-        raise UsageError("JOURNAL_DATABASE_URL is set: the embedded server is not in use, so there is nothing to "
-                         f"{args.action}")
+        raise UsageError(
+            "JOURNAL_DATABASE_URL is set: the embedded server is not in use, so there is nothing to "
+            f"{args.action}"
+        )
     if args.action == "start":
         url = admin_url()
         print(f"embedded PostgreSQL running: {url}")
@@ -71,8 +73,10 @@ def cmd_db(args: argparse.Namespace) -> int:
             print(f"external database: {redact(external)}")
             return 0
         state = embedded.status()
-        print(f"embedded PostgreSQL {'running: ' + str(state.url) if state.running else 'not running'}"
-              f" (data in {state.pgdata})")
+        print(
+            f"embedded PostgreSQL {'running: ' + str(state.url) if state.running else 'not running'}"
+            f" (data in {state.pgdata})"
+        )
         return 0 if state.running else 3
     return 0
 
@@ -126,6 +130,45 @@ def cmd_legacy(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- run --------------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from journal_pipeline.db.migrate import migrate
+    from journal_pipeline.runner import run_partitions
+
+    start, end = _date_range(args.start, args.end)
+    migrate(admin_url())
+    progress(f"materializing {start}..{end} through daily_journal_job")
+    print(run_partitions(start, end, progress=progress))
+    return 0
+
+
+# --- parity -----------------------------------------------------------------------------------
+
+
+def cmd_parity(args: argparse.Namespace) -> int:
+    from journal_pipeline.db import connect
+    from journal_pipeline.parity import compare
+
+    start, end = _date_range(args.start, args.end)
+    with connect(admin_url()) as conn:
+        report = compare(conn, start, end)
+    print(report.describe(limit=args.limit))
+    return 0 if report.equal else 1
+
+
+# --- demo -------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from journal_pipeline.demo import run_demo
+
+    text, identical = run_demo(args.start, args.days, args.companies, args.txns_per_day, args.seed, progress)
+    print(text)
+    return 0 if identical else 1
+
+
 # --- parser -----------------------------------------------------------------------------------
 
 
@@ -136,7 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+    def add(
+        name: str, handler: Callable[[argparse.Namespace], int], help_text: str
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(handler=handler)
         return sub
@@ -150,14 +195,39 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--start", type=_date, required=True, help="first day (YYYY-MM-DD)")
     seed.add_argument("--days", type=_positive, required=True, help="number of days")
     seed.add_argument("--companies", type=_positive, default=5, help="number of companies (default 5)")
-    seed.add_argument("--txns-per-day", type=_positive, default=2000,
-                      help="transactions per company and day (default 2000)")
+    seed.add_argument(
+        "--txns-per-day", type=_positive, default=2000, help="transactions per company and day (default 2000)"
+    )
     seed.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
 
     legacy = add("legacy", cmd_legacy, "run the legacy fn_insert_sun_journal function")
     legacy.add_argument("--date", type=_date, required=True, help="the day (YYYY-MM-DD)")
     legacy.add_argument("--end", type=_date, help="last day of a range (inclusive); default: --date")
     legacy.add_argument("--company", type=int, help="one company id; default: every company")
+
+    run = add("run", cmd_run, "materialize the six steps for these days through the Dagster definitions")
+    run.add_argument("--start", type=_date, required=True, help="first day (YYYY-MM-DD)")
+    run.add_argument("--end", type=_date, help="last day (inclusive); default: --start")
+
+    parity = add("parity", cmd_parity, "compare the pipeline's postings with the legacy function's")
+    parity.add_argument("--start", type=_date, required=True, help="first day (YYYY-MM-DD)")
+    parity.add_argument("--end", type=_date, help="last day (inclusive); default: --start")
+    parity.add_argument(
+        "--limit", type=_positive, default=50, help="differences to print per kind (default 50)"
+    )
+
+    demo = add(
+        "demo", cmd_demo, "migrate, seed a month, run pipeline and legacy function, compare, summarise"
+    )
+    demo.add_argument(
+        "--start", type=_date, default=dt.date(2024, 7, 1), help="first day (default 2024-07-01)"
+    )
+    demo.add_argument("--days", type=_positive, default=31, help="number of days (default 31)")
+    demo.add_argument("--companies", type=_positive, default=5, help="companies (default 5)")
+    demo.add_argument(
+        "--txns-per-day", type=_positive, default=2000, help="per company and day (default 2000)"
+    )
+    demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
 
     return parser
 

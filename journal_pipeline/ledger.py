@@ -54,16 +54,23 @@ def post_days(
     for name, frame in frames.items():
         outside = frame.filter(~pl.col("journal_date").is_between(first_day, last_day))
         if outside.height:
-            raise ValueError(f"{name} has {outside.height} rows outside {first_day}..{last_day}: nothing was posted")
+            raise ValueError(
+                f"{name} has {outside.height} rows outside {first_day}..{last_day}: nothing was posted"
+            )
     lock_days(conn, days)
     replaced = {}
     for table in LEDGER_TABLES:
         cur = conn.execute(
-            sql.SQL("DELETE FROM {} WHERE journal_date BETWEEN %s AND %s").format(sql.Identifier("ledger", table)),
+            sql.SQL("DELETE FROM {} WHERE journal_date BETWEEN %s AND %s").format(
+                sql.Identifier("ledger", table)
+            ),
             (first_day, last_day),
         )
         replaced[table] = cur.rowcount
-    counts = {table: copy_from_polars(conn, sql.Identifier("ledger", table), frames[table]) for table in LEDGER_TABLES}
+    counts = {
+        table: copy_from_polars(conn, sql.Identifier("ledger", table), frames[table])
+        for table in LEDGER_TABLES
+    }
     return PostingCounts(replaced=replaced, **counts)
 
 
@@ -88,13 +95,23 @@ ORDER BY company_id, account_code, period
 """
 
 
-def gl_differences_in_database(conn: psycopg.Connection, first_day: dt.date, last_day: dt.date) -> pl.DataFrame:
+def gl_differences_in_database(
+    conn: psycopg.Connection, first_day: dt.date, last_day: dt.date
+) -> pl.DataFrame:
     """Invariant 2 on what was written: (company, account, period) where the GL of these days
     differs from the sum of their journal lines."""
     rows = conn.execute(GL_AGAINST_LINES_QUERY, {"first_day": first_day, "last_day": last_day}).fetchall()
     return pl.DataFrame(
         rows,
-        schema=["company_id", "account_code", "period", "lines_debit", "gl_debit", "lines_credit", "gl_credit"],
+        schema=[
+            "company_id",
+            "account_code",
+            "period",
+            "lines_debit",
+            "gl_debit",
+            "lines_credit",
+            "gl_credit",
+        ],
         orient="row",
     )
 

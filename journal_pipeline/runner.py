@@ -33,7 +33,9 @@ def local_instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def windows(start: dt.date, end: dt.date, days_per_run: int = BACKFILL_DAYS_PER_RUN) -> list[tuple[dt.date, dt.date]]:
+def windows(
+    start: dt.date, end: dt.date, days_per_run: int = BACKFILL_DAYS_PER_RUN
+) -> list[tuple[dt.date, dt.date]]:
     """[start, end] cut into consecutive windows of at most ``days_per_run`` days."""
     out = []
     first = start
@@ -100,7 +102,9 @@ def run_partitions(
     summary = RunSummary()
     for first, last in windows(start, end):
         started = time.perf_counter()
-        result = materialize_window(first, last, instance=instance, definitions=definitions, raise_on_error=False)
+        result = materialize_window(
+            first, last, instance=instance, definitions=definitions, raise_on_error=False
+        )
         seconds = time.perf_counter() - started
         if not result.success:
             failure = _first_failure(result)
@@ -117,6 +121,9 @@ def _first_failure(result: dg.ExecuteInProcessResult) -> str:
             message = event.step_failure_data.error.message.strip().splitlines()
             return f"{event.step_key}: {message[-1] if message else 'failed'}"
     for event in result.all_events:
-        if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.evaluation.passed:
+        if (
+            event.event_type_value == "ASSET_CHECK_EVALUATION"
+            and not event.event_specific_data.evaluation.passed
+        ):
             return f"check {event.event_specific_data.evaluation.check_name} failed"
     return "failed"

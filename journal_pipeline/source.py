@@ -60,7 +60,12 @@ TRANSACTIONS_SCHEMA: dict[str, pl.DataType] = {
 REFERENCE_QUERIES: dict[str, tuple[str, dict[str, pl.DataType]]] = {
     "companies": (
         "SELECT company_id, name, base_currency, timezone FROM legacy.companies ORDER BY company_id",
-        {"company_id": pl.Int32(), "name": pl.String(), "base_currency": pl.String(), "timezone": pl.String()},
+        {
+            "company_id": pl.Int32(),
+            "name": pl.String(),
+            "base_currency": pl.String(),
+            "timezone": pl.String(),
+        },
     ),
     "accounts": (
         "SELECT company_id, account_code, account_name, account_type, is_suspense::text, is_active::text"
@@ -111,7 +116,9 @@ def read_transactions(conn: psycopg.Connection, first_day: dt.date, last_day: dt
     """Every src_transactions row with first_day <= txn_date <= last_day, ordered by txn_id."""
     frame = copy_to_polars(conn, _query(TRANSACTIONS_QUERY, first_day, last_day), TRANSACTIONS_SCHEMA)
     return frame.with_columns(
-        pl.col("created_at").str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC", strict=False)
+        pl.col("created_at").str.to_datetime(
+            "%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC", strict=False
+        )
     )
 
 

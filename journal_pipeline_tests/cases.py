@@ -15,7 +15,10 @@ import psycopg
 DAY = dt.date(2024, 7, 18)
 NEXT_DAY = dt.date(2024, 7, 19)
 
-COMPANIES = [(1, "Northwind UK Ltd", "GBP", "Europe/London"), (2, "Northwind US Inc", "USD", "America/New_York")]
+COMPANIES = [
+    (1, "Northwind UK Ltd", "GBP", "Europe/London"),
+    (2, "Northwind US Inc", "USD", "America/New_York"),
+]
 ACCOUNTS = [
     # company, code, name, type, is_suspense, is_active
     *[

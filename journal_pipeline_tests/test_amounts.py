@@ -65,32 +65,45 @@ def test_parse_json_amount(raw, kind, expected):
     assert parse([(raw, kind)]) == [expected]
 
 
-def reference_base_cents(amount: Decimal, rate: Decimal) -> int:
+def reference_base_cents(amount_e18: int, rate_e8: int) -> int:
+    """round(amount * rate, 2) in cents with Python's Decimal at 200 digits (exact here)."""
     with localcontext() as ctx:
         ctx.prec = 200
-        product = amount * rate
+        product = (Decimal(amount_e18) / E18) * (Decimal(rate_e8) / 10**8)
         sign = -1 if product < 0 else 1
         return sign * int((abs(product) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def base_cents(pairs: list[tuple[int, int]]) -> list[int]:
     frame = pl.DataFrame(pairs, schema={"amount": pl.Int128, "rate": pl.Int64}, orient="row")
-    return frame.select(convert_to_base_cents(pl.col("amount"), pl.col("rate")).alias("cents"))["cents"].to_list()
+    return frame.select(convert_to_base_cents(pl.col("amount"), pl.col("rate")).alias("cents"))[
+        "cents"
+    ].to_list()
 
 
 def test_rounding_is_half_away_from_zero_on_the_third_decimal():
     # 10.005 * 1 = 10.005 -> 10.01; 0.125 * 0.5 = 0.0625 -> 0.06; 1.15 * 1.5 = 1.725 -> 1.73
     # and the symmetric negative case -10.005 -> -10.01 (half away from zero, not half up)
     assert base_cents(
-        [(10_005 * 10**15, 10**8), (125 * 10**15, 5 * 10**7), (115 * 10**16, 15 * 10**7), (-10_005 * 10**15, 10**8)]
+        [
+            (10_005 * 10**15, 10**8),
+            (125 * 10**15, 5 * 10**7),
+            (115 * 10**16, 15 * 10**7),
+            (-10_005 * 10**15, 10**8),
+        ]
     ) == [1001, 6, 173, -1001]
 
 
 def test_conversion_at_the_edges_of_the_ranges_stays_exact():
     largest_amount = 10**38 - 1  # 99999999999999999999.999999999999999999
     largest_rate = 10**18 - 1  # 9999999999.99999999
-    cases = [(largest_amount, 1), (largest_amount, largest_rate), (1, largest_rate), (4_999_999 * 10**12, 10**8)]
-    expected = [reference_base_cents(Decimal(a) / E18, Decimal(r) / 10**8) for a, r in cases]
+    cases = [
+        (largest_amount, 1),
+        (largest_amount, largest_rate),
+        (1, largest_rate),
+        (4_999_999 * 10**12, 10**8),
+    ]
+    expected = [reference_base_cents(a, r) for a, r in cases]
     assert base_cents(cases) == expected
 
 
@@ -101,7 +114,7 @@ rates = st.integers(min_value=1, max_value=10**18 - 1) | st.integers(1, 10**10)
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.tuples(amounts, rates), min_size=1, max_size=50))
 def test_conversion_matches_decimal_arithmetic(pairs):
-    expected = [reference_base_cents(Decimal(a) / E18, Decimal(r) / 10**8) for a, r in pairs]
+    expected = [reference_base_cents(a, r) for a, r in pairs]
     assert base_cents(pairs) == expected
 
 
@@ -130,5 +143,10 @@ def test_parsing_matches_decimal(texts):
 def test_format_scaled_is_exact_and_keeps_two_decimals():
     frame = pl.DataFrame({"v": [123450 * 10**16, 10**18, 125 * 10**15, -5, 0, None]}, schema={"v": pl.Int128})
     assert frame.select(format_scaled(pl.col("v"), 18).alias("text"))["text"].to_list() == [
-        "1234.50", "1.00", "0.125", "-0.000000000000000005", "0.00", None,
+        "1234.50",
+        "1.00",
+        "0.125",
+        "-0.000000000000000005",
+        "0.00",
+        None,
     ]

@@ -14,9 +14,9 @@ the admin URL otherwise.
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import quote
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -107,9 +107,9 @@ def describe(url: str) -> str:
 
 
 @contextmanager
-def connect(url: str, *, autocommit: bool = False, application_name: str = "journal-pipeline") -> Iterator[
-    psycopg.Connection
-]:
+def connect(
+    url: str, *, autocommit: bool = False, application_name: str = "journal-pipeline"
+) -> Iterator[psycopg.Connection]:
     """A psycopg connection that is closed afterwards; on failure, one clear line naming the server."""
     try:
         conn = psycopg.connect(url, autocommit=autocommit, application_name=application_name)

@@ -11,10 +11,15 @@ from psycopg import sql
 _TRAILING_ZEROS = r"(\.\d\d\d*?)0+$"  # keep two decimals, drop the rest of the padding zeros
 
 
-def copy_to_polars(conn: psycopg.Connection, query: sql.Composable, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def copy_to_polars(
+    conn: psycopg.Connection, query: sql.Composable, schema: dict[str, pl.DataType]
+) -> pl.DataFrame:
     """Run ``COPY (query) TO STDOUT`` as CSV and parse it with exactly ``schema``."""
     buffer = io.BytesIO()
-    with conn.cursor() as cur, cur.copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER)").format(query)) as copy:
+    with (
+        conn.cursor() as cur,
+        cur.copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER)").format(query)) as copy,
+    ):
         for chunk in copy:
             buffer.write(chunk)
     if buffer.tell() == 0:

@@ -8,7 +8,6 @@ from the asset with ``schema_check`` or ``invariant_check``.
 
 from __future__ import annotations
 
-
 import dagster as dg
 import pandera.polars as pa
 import polars as pl
@@ -38,7 +37,9 @@ SOURCE_TRANSACTIONS_SCHEMA = pa.DataFrameSchema(
         "created_at": pa.Column(pl.Datetime("us", "UTC"), nullable=True),
         "data": pa.Column(pl.String, nullable=True),
         "amount_type": pa.Column(
-            pl.String, pa.Check.isin(["number", "string", "boolean", "null", "array", "object"]), nullable=True
+            pl.String,
+            pa.Check.isin(["number", "string", "boolean", "null", "array", "object"]),
+            nullable=True,
         ),
     },
     name="source_transactions",

@@ -7,6 +7,10 @@ metadata names its day column: rows are split by it, one folder per day, so that
 backfill run and a later one-day rerun read and write the same files. Frames without that column
 (reference data) are stored with every day and de-duplicated when several days are loaded.
 Each day's folder is replaced atomically (written beside it, then renamed).
+
+An input can narrow what it loads with ``AssetIn(metadata=...)``: ``frames`` (names of a
+bundle's frames), ``columns`` ({frame: [column, ...]}) and ``allow_missing_days`` (a history
+window that may reach days never materialized, such as the days before the first seeded one).
 """
 
 from __future__ import annotations
@@ -31,11 +35,15 @@ class DailyParquetIOManager(dg.ConfigurableIOManager):
     def _asset_dir(self, key: dg.AssetKey) -> Path:
         return Path(self.base_dir).joinpath(*key.path)
 
-    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | Mapping[str, pl.DataFrame]) -> None:
+    def handle_output(
+        self, context: dg.OutputContext, obj: pl.DataFrame | Mapping[str, pl.DataFrame]
+    ) -> None:
         frames = {SINGLE_FRAME: obj} if isinstance(obj, pl.DataFrame) else dict(obj)
         day_column = (context.definition_metadata or {}).get("partition_expr")
         if not day_column:
-            raise dg.DagsterInvariantViolationError(f"{context.asset_key.to_user_string()}: set partition_expr")
+            raise dg.DagsterInvariantViolationError(
+                f"{context.asset_key.to_user_string()}: set partition_expr"
+            )
         asset_dir = self._asset_dir(context.asset_key)
         for key in context.asset_partition_keys:
             day = dt.date.fromisoformat(key)
@@ -55,23 +63,34 @@ class DailyParquetIOManager(dg.ConfigurableIOManager):
     def load_input(self, context: dg.InputContext) -> pl.DataFrame | dict[str, pl.DataFrame]:
         asset_key = context.asset_key
         asset_dir = self._asset_dir(asset_key)
-        wanted = (context.definition_metadata or {}).get("frames")
-        keys = context.asset_partition_keys
+        options = context.definition_metadata or {}
+        wanted, columns = options.get("frames"), options.get("columns") or {}
         per_day: list[dict[str, pl.DataFrame]] = []
-        for key in keys:
+        for key in context.asset_partition_keys:
             folder = asset_dir / key
             if not folder.is_dir():
+                if options.get("allow_missing_days"):
+                    continue
                 raise dg.DagsterInvariantViolationError(
                     f"{asset_key.to_user_string()} has not been materialized for {key} (no {folder}): "
                     "materialize it first"
                 )
             names = wanted or sorted(path.stem for path in folder.glob("*.parquet"))
-            per_day.append({name: pl.read_parquet(folder / f"{name}.parquet") for name in names})
+            per_day.append(
+                {
+                    name: pl.read_parquet(folder / f"{name}.parquet", columns=columns.get(name))
+                    for name in names
+                }
+            )
+        if not per_day:
+            raise dg.DagsterInvariantViolationError(
+                f"{asset_key.to_user_string()} has none of the days {context.asset_partition_keys[:1]}.. materialized"
+            )
         day_column = None
         if context.upstream_output is not None:
             day_column = (context.upstream_output.definition_metadata or {}).get("partition_expr")
         bundle = {}
-        for name in per_day[0] if per_day else []:
+        for name in per_day[0]:
             frames = [day[name] for day in per_day]
             combined = pl.concat(frames, how="vertical")
             if day_column not in combined.columns and len(frames) > 1:

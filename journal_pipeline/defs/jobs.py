@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-
 JOURNAL_ASSETS = dg.AssetSelection.groups("journal")
 
 daily_journal_job = dg.define_asset_job(

@@ -26,8 +26,12 @@ def gl_daily(lines: pl.DataFrame) -> pl.DataFrame:
         pl.col("amount_base").filter(pl.col("dc") == "D").sum().cast(GL_AMOUNT).alias("debit"),
         pl.col("amount_base").filter(pl.col("dc") == "C").sum().cast(GL_AMOUNT).alias("credit"),
     )
-    return gl.select(list(GL_DAILY_SCHEMA)).cast(GL_DAILY_SCHEMA).sort(  # type: ignore[arg-type]
-        "journal_date", "company_id", "account_code"
+    return (
+        gl.select(list(GL_DAILY_SCHEMA))
+        .cast(GL_DAILY_SCHEMA)
+        .sort(  # type: ignore[arg-type]
+            "journal_date", "company_id", "account_code"
+        )
     )
 
 

@@ -68,7 +68,14 @@ QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
 # The source row as extracted (journal_pipeline.defs.assets.extract): the columns of
 # legacy.src_transactions, plus the JSON keys the posting reads, each with its jsonb type.
 SOURCE_COLUMNS = [
-    "txn_id", "company_id", "txn_date", "created_at", "source_system", "txn_type", "created_by", "approved_by",
+    "txn_id",
+    "company_id",
+    "txn_date",
+    "created_at",
+    "source_system",
+    "txn_type",
+    "created_by",
+    "approved_by",
 ]
 RAW_DATA = "data"
 
@@ -91,7 +98,9 @@ def validate_reference_data(companies: pl.DataFrame) -> None:
         pl.col("base_currency").is_null() | ~pl.col("base_currency").str.contains(CURRENCY_CODE)
     )
     if broken.height:
-        listed = ", ".join(f"{row['company_id']} ({row['base_currency']!r})" for row in broken.iter_rows(named=True))
+        listed = ", ".join(
+            f"{row['company_id']} ({row['base_currency']!r})" for row in broken.iter_rows(named=True)
+        )
         raise ReferenceDataError(
             f"legacy.companies has no valid base currency for company {listed}: "
             "fix the reference table; nothing was posted"
@@ -107,7 +116,8 @@ def _amount_text(prefix: str) -> pl.Expr:
     """The amount as the source wrote it, quoted when it was a JSON string, for messages."""
     raw = pl.col(f"{prefix}_raw").str.slice(0, 60)
     return (
-        pl.when(pl.col(f"{prefix}_type") == "string").then(pl.lit('"') + raw + pl.lit('"'))
+        pl.when(pl.col(f"{prefix}_type") == "string")
+        .then(pl.lit('"') + raw + pl.lit('"'))
         .otherwise(pl.coalesce(raw, pl.lit("null")))
     )
 
@@ -123,8 +133,10 @@ def _reasons(txn: pl.DataFrame) -> list[tuple[str, pl.Expr, pl.Expr]]:
 
     def which_account(flag: str) -> pl.Expr:
         return (
-            pl.when(col(f"net_{flag}")).then(pl.lit("net account ") + col("net_account"))
-            .when(col(f"tax_{flag}")).then(pl.lit("tax account ") + col("tax_account"))
+            pl.when(col(f"net_{flag}"))
+            .then(pl.lit("net account ") + col("net_account"))
+            .when(col(f"tax_{flag}"))
+            .then(pl.lit("tax account ") + col("tax_account"))
             .otherwise(pl.lit("contra account ") + col("contra_account"))
         )
 
@@ -133,7 +145,8 @@ def _reasons(txn: pl.DataFrame) -> list[tuple[str, pl.Expr, pl.Expr]]:
 
     def which_field(status: str) -> pl.Expr:
         return (
-            pl.when(col("net_status") == status).then(pl.lit("amount ") + _amount_text("amount"))
+            pl.when(col("net_status") == status)
+            .then(pl.lit("amount ") + _amount_text("amount"))
             .otherwise(pl.lit("tax_amount ") + _amount_text("tax"))
         )
 
@@ -142,7 +155,8 @@ def _reasons(txn: pl.DataFrame) -> list[tuple[str, pl.Expr, pl.Expr]]:
         ("unknown_company", col("base_currency").is_null(),
          pl.lit("company ") + company + pl.lit(" is not in legacy.companies")),
         ("no_posting_rule", col("journal_type").is_null(),
-         pl.lit("company ") + company + pl.lit(" has no posting rule for txn_type ") + col("txn_type").fill_null("NULL")),
+         pl.lit("company ") + company + pl.lit(" has no posting rule for txn_type ")
+         + col("txn_type").fill_null("NULL")),
         ("amount_missing", col("net_status") == MISSING,
          pl.when(col("data").is_null()).then(pl.lit("data is NULL")).otherwise(pl.lit("data has no amount"))),
         ("amount_not_numeric", field_status(NOT_NUMERIC),
@@ -169,7 +183,8 @@ def _reasons(txn: pl.DataFrame) -> list[tuple[str, pl.Expr, pl.Expr]]:
          + pl.lit(f" rate within {FX_LOOKBACK_DAYS} days before ") + col("txn_date").cast(pl.String)),
         ("amount_out_of_range",
          (col("base_net_cents") < 1) | (col("base_net_cents") >= BASE_LIMIT_CENTS)
-         | (col("base_tax_cents") >= BASE_LIMIT_CENTS) | (col("base_net_cents") + col("base_tax_cents") >= BASE_LIMIT_CENTS),
+         | (col("base_tax_cents") >= BASE_LIMIT_CENTS)
+         | (col("base_net_cents") + col("base_tax_cents") >= BASE_LIMIT_CENTS),
          pl.lit("base amounts ") + format_scaled(col("base_net_cents"), 2) + pl.lit(" + ")
          + format_scaled(col("base_tax_cents"), 2) + pl.lit(" ") + base
          + pl.lit(" at rate ") + format_scaled(col("rate_e8"), RATE_SCALE)
@@ -187,7 +202,9 @@ def _account_flags(txn: pl.DataFrame, accounts: pl.DataFrame, role: str) -> pl.D
     return (
         txn.join(chart, on=["company_id", f"{role}_account"], how="left")
         .with_columns(
-            (pl.col(f"{role}_account").is_not_null() & pl.col(f"__{role}_active").is_null()).alias(f"{role}_unknown"),
+            (pl.col(f"{role}_account").is_not_null() & pl.col(f"__{role}_active").is_null()).alias(
+                f"{role}_unknown"
+            ),
             (pl.col(f"__{role}_active") == False).fill_null(False).alias(f"{role}_inactive"),  # noqa: E712
         )
         .drop(f"__{role}_active")
@@ -222,12 +239,16 @@ def _rates(txn: pl.DataFrame, fx_rates: pl.DataFrame) -> pl.DataFrame:
         )
         .select("txn_id", "fx_e8")
     )
-    return txn.join(looked_up, on="txn_id", how="left").with_columns(
-        pl.when(pl.col("currency_ok") & (pl.col("currency") == pl.col("base_currency")))
-        .then(pl.lit(10**RATE_SCALE, dtype=pl.Int64))
-        .otherwise(pl.col("fx_e8"))
-        .alias("rate_e8")
-    ).drop("fx_e8")
+    return (
+        txn.join(looked_up, on="txn_id", how="left")
+        .with_columns(
+            pl.when(pl.col("currency_ok") & (pl.col("currency") == pl.col("base_currency")))
+            .then(pl.lit(10**RATE_SCALE, dtype=pl.Int64))
+            .otherwise(pl.col("fx_e8"))
+            .alias("rate_e8")
+        )
+        .drop("fx_e8")
+    )
 
 
 def _raw_row(txn: pl.DataFrame) -> pl.Expr:
@@ -239,7 +260,9 @@ def _raw_row(txn: pl.DataFrame) -> pl.Expr:
         pl.col("created_at").cast(pl.String),
         *[pl.col(c) for c in ("source_system", "txn_type", "created_by", "approved_by")],
     ).struct.json_encode()
-    return scalars.str.strip_suffix("}") + pl.lit(',"data":') + pl.col(RAW_DATA).fill_null("null") + pl.lit("}")
+    return (
+        scalars.str.strip_suffix("}") + pl.lit(',"data":') + pl.col(RAW_DATA).fill_null("null") + pl.lit("}")
+    )
 
 
 def evaluate(
@@ -256,7 +279,13 @@ def evaluate(
         companies.select("company_id", pl.col("base_currency").str.strip_chars()), on="company_id", how="left"
     ).join(
         posting_rules.select(
-            "company_id", "txn_type", "journal_type", "net_account", "net_side", "tax_account", "contra_account"
+            "company_id",
+            "txn_type",
+            "journal_type",
+            "net_account",
+            "net_side",
+            "tax_account",
+            "contra_account",
         ),
         on=["company_id", "txn_type"],
         how="left",
@@ -265,7 +294,10 @@ def evaluate(
     txn = parse_json_amount(txn, "tax_raw", "tax_type", "tax_e18")
     txn = txn.rename({"net_e18_status": "net_status", "tax_e18_status": "tax_status"}).with_columns(
         # an absent or null tax amount is zero
-        pl.when(pl.col("tax_status") == MISSING).then(pl.lit(OK)).otherwise(pl.col("tax_status")).alias("tax_status"),
+        pl.when(pl.col("tax_status") == MISSING)
+        .then(pl.lit(OK))
+        .otherwise(pl.col("tax_status"))
+        .alias("tax_status"),
         pl.when(pl.col("tax_status") == MISSING)
         .then(pl.lit(0, dtype=pl.Int128))
         .otherwise(pl.col("tax_e18"))
@@ -309,12 +341,17 @@ def post(
         "txn_id",
         "company_id",
         "reason",
-        (pl.col("detail") + pl.lit(" (txn ") + pl.col("txn_id").cast(pl.String) + pl.lit(")")).alias("detail"),
+        (pl.col("detail") + pl.lit(" (txn ") + pl.col("txn_id").cast(pl.String) + pl.lit(")")).alias(
+            "detail"
+        ),
         _raw_row(txn).alias("raw"),
     )
-    return PostingResult(lines=journal_lines(txn.filter(pl.col("reason").is_null())), quarantine=quarantine.cast(
-        QUARANTINE_SCHEMA  # type: ignore[arg-type]
-    ).sort("journal_date", "txn_id"))
+    return PostingResult(
+        lines=journal_lines(txn.filter(pl.col("reason").is_null())),
+        quarantine=quarantine.cast(
+            QUARANTINE_SCHEMA  # type: ignore[arg-type]
+        ).sort("journal_date", "txn_id"),
+    )
 
 
 def journal_lines(posted: pl.DataFrame) -> pl.DataFrame:
@@ -339,7 +376,9 @@ def journal_lines(posted: pl.DataFrame) -> pl.DataFrame:
             txn.alias("txn_e18"),
         )
 
-    net = line(header, pl.lit(1), "net_account", pl.col("net_side"), pl.col("base_net_cents"), pl.col("net_e18"))
+    net = line(
+        header, pl.lit(1), "net_account", pl.col("net_side"), pl.col("base_net_cents"), pl.col("net_e18")
+    )
     tax = line(
         header.filter(pl.col("tax_positive")), pl.lit(2), "tax_account", pl.col("net_side"),
         pl.col("base_tax_cents"), pl.col("tax_e18"),
@@ -357,6 +396,10 @@ def journal_lines(posted: pl.DataFrame) -> pl.DataFrame:
         scaled_to_decimal(pl.col("txn_e18"), AMOUNT_SCALE).alias("amount_txn"),
         scaled_to_decimal(pl.col("rate_e8"), RATE_SCALE).cast(RATE).alias("fx_rate"),
     )
-    return lines.select(list(JOURNAL_LINE_SCHEMA)).cast(JOURNAL_LINE_SCHEMA).sort(  # type: ignore[arg-type]
-        "journal_date", "company_id", "journal_no", "line_no"
+    return (
+        lines.select(list(JOURNAL_LINE_SCHEMA))
+        .cast(JOURNAL_LINE_SCHEMA)
+        .sort(  # type: ignore[arg-type]
+            "journal_date", "company_id", "journal_no", "line_no"
+        )
     )

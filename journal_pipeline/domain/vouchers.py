@@ -39,6 +39,10 @@ def build_vouchers(lines: pl.DataFrame) -> pl.DataFrame:
         _side_sum("amount_txn", "D", TXN_MONEY).alias("total_debit_txn"),
         _side_sum("amount_txn", "C", TXN_MONEY).alias("total_credit_txn"),
     )
-    return vouchers.select(list(VOUCHER_SCHEMA)).cast(VOUCHER_SCHEMA).sort(  # type: ignore[arg-type]
-        "journal_date", "company_id", "journal_no"
+    return (
+        vouchers.select(list(VOUCHER_SCHEMA))
+        .cast(VOUCHER_SCHEMA)
+        .sort(  # type: ignore[arg-type]
+            "journal_date", "company_id", "journal_no"
+        )
     )

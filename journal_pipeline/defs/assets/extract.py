@@ -34,7 +34,9 @@ def source_transactions(context: dg.AssetExecutionContext, database: JournalData
             "days": f"{first_day}..{last_day}",
             "transactions": transactions.height,
             "transactions_by_company": table(per_company),
-            "reference_rows": {name: frame.height for name, frame in frames.items() if name != "transactions"},
+            "reference_rows": {
+                name: frame.height for name, frame in frames.items() if name != "transactions"
+            },
             "duration_s": clock.seconds,
         },
     )

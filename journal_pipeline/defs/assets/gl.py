@@ -32,7 +32,9 @@ class LedgerInvariantError(RuntimeError):
         "journal_lines": dg.AssetIn(),
         "vouchers": dg.AssetIn(),
     },
-    check_specs=blocking("gl_postings", "gl_schema", "gl_equals_sum_of_lines", "posted_plus_quarantined_equals_extracted"),
+    check_specs=blocking(
+        "gl_postings", "gl_schema", "gl_equals_sum_of_lines", "posted_plus_quarantined_equals_extracted"
+    ),
 )
 def gl_postings(
     context: dg.AssetExecutionContext,
@@ -83,7 +85,9 @@ def gl_postings(
     )
     yield schema_check("gl_schema", GL_DAILY_SCHEMA, gl)
     yield invariant_check(
-        "gl_equals_sum_of_lines", gl_violations, "the GL equals the sum of its lines per (company, account, period)"
+        "gl_equals_sum_of_lines",
+        gl_violations,
+        "the GL equals the sum of its lines per (company, account, period)",
     )
     yield invariant_check(
         "posted_plus_quarantined_equals_extracted",

@@ -3,7 +3,13 @@
 import dagster as dg
 import polars as pl
 
-from journal_pipeline.defs.checks import JOURNAL_LINES_SCHEMA, QUARANTINE_SCHEMA, blocking, invariant_check, schema_check
+from journal_pipeline.defs.checks import (
+    JOURNAL_LINES_SCHEMA,
+    QUARANTINE_SCHEMA,
+    blocking,
+    invariant_check,
+    schema_check,
+)
 from journal_pipeline.defs.metadata import counts_by, table, timed
 from journal_pipeline.defs.partitions import backfill_policy, daily_partitions
 from journal_pipeline.domain.invariants import unaccounted_transactions
@@ -17,7 +23,9 @@ from journal_pipeline.ledger import totals_by_company
     group_name="journal",
     kinds={"polars"},
     metadata={"partition_expr": "journal_date"},
-    check_specs=blocking("journal_lines", "journal_lines_schema", "quarantine_schema", "every_transaction_accounted_for"),
+    check_specs=blocking(
+        "journal_lines", "journal_lines_schema", "quarantine_schema", "every_transaction_accounted_for"
+    ),
 )
 def journal_lines(source_transactions: dict[str, pl.DataFrame]):
     """Double-entry journal lines of every postable transaction (``lines``: net, tax, contra in

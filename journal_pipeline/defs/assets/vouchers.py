@@ -24,12 +24,18 @@ def vouchers(journal_lines: dict[str, pl.DataFrame]):
     debit and credit totals in base and in transaction currency."""
     with timed() as clock:
         headers = build_vouchers(journal_lines["lines"])
-    by_type = headers.group_by("company_id", "journal_type").agg(
-        pl.len().alias("vouchers"), pl.col("total_debit").sum().alias("total_debit")
-    ).sort("company_id", "journal_type")
+    by_type = (
+        headers.group_by("company_id", "journal_type")
+        .agg(pl.len().alias("vouchers"), pl.col("total_debit").sum().alias("total_debit"))
+        .sort("company_id", "journal_type")
+    )
     yield dg.Output(
         headers,
-        metadata={"vouchers": headers.height, "vouchers_by_type": table(by_type), "duration_s": clock.seconds},
+        metadata={
+            "vouchers": headers.height,
+            "vouchers_by_type": table(by_type),
+            "duration_s": clock.seconds,
+        },
     )
     yield schema_check("vouchers_schema", VOUCHERS_SCHEMA, headers)
     yield invariant_check(
