@@ -164,6 +164,4 @@ def load_cases(conn: psycopg.Connection) -> None:
         cur.executemany("INSERT INTO legacy.posting_rules VALUES (%s, %s, %s, %s, %s, %s, %s)", RULES)
         cur.executemany("INSERT INTO legacy.fx_rates VALUES (%s, %s, %s, %s)", FX_RATES)
         cur.executemany("INSERT INTO legacy.users VALUES (%s, %s, %s)", USERS)
-        cur.executemany(
-            "INSERT INTO legacy.src_transactions VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", TRANSACTIONS
-        )
+        cur.executemany("INSERT INTO legacy.src_transactions VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", TRANSACTIONS)

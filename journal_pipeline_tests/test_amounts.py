@@ -76,9 +76,7 @@ def reference_base_cents(amount_e18: int, rate_e8: int) -> int:
 
 def base_cents(pairs: list[tuple[int, int]]) -> list[int]:
     frame = pl.DataFrame(pairs, schema={"amount": pl.Int128, "rate": pl.Int64}, orient="row")
-    return frame.select(convert_to_base_cents(pl.col("amount"), pl.col("rate")).alias("cents"))[
-        "cents"
-    ].to_list()
+    return frame.select(convert_to_base_cents(pl.col("amount"), pl.col("rate")).alias("cents"))["cents"].to_list()
 
 
 def test_rounding_is_half_away_from_zero_on_the_third_decimal():

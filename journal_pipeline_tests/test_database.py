@@ -62,10 +62,7 @@ def test_the_pipeline_role_reads_the_source_but_not_the_ground_truth_nor_the_leg
 
 def test_urls_keep_the_server_and_hide_passwords():
     url = "postgresql://admin:s3cret@db.example:5433/journal?sslmode=require"
-    assert (
-        with_user(url, "journal_pipeline")
-        == "postgresql://journal_pipeline@db.example:5433/journal?sslmode=require"
-    )
+    assert with_user(url, "journal_pipeline") == "postgresql://journal_pipeline@db.example:5433/journal?sslmode=require"
     assert with_database(url, "other") == "postgresql://admin:s3cret@db.example:5433/other?sslmode=require"
     assert redact(url) == "postgresql://admin:***@db.example:5433/journal?sslmode=require"
     assert redact("host=x password=s3cret user=u") == "host=x password=*** user=u"

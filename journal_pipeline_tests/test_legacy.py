@@ -291,9 +291,7 @@ def assert_ledger_invariants(db) -> None:
         FROM legacy.sun_journal GROUP BY company_id, account_code, period ORDER BY 1, 2, 3
         """
     )
-    gl_rows = db.rows(
-        "SELECT company_id, account_code, period, debit, credit FROM legacy.gl_entries ORDER BY 1, 2, 3"
-    )
+    gl_rows = db.rows("SELECT company_id, account_code, period, debit, credit FROM legacy.gl_entries ORDER BY 1, 2, 3")
     assert gl_rows == from_lines
 
 
@@ -305,8 +303,7 @@ def test_a_day_posts_the_exact_lines_vouchers_and_gl(legacy_day):
     assert summary.skipped_by_reason == dict(Counter(reason for _t, _d, reason in SKIPPED.values()))
     assert journal_lines(db) == EXPECTED_LINES
     vouchers = db.rows(
-        "SELECT txn_id, journal_type, line_count, total_debit, total_credit"
-        " FROM legacy.vouchers ORDER BY txn_id"
+        "SELECT txn_id, journal_type, line_count, total_debit, total_credit FROM legacy.vouchers ORDER BY txn_id"
     )
     assert vouchers == [
         (101, "SI", 2, Decimal("10.01"), Decimal("10.01")),
@@ -341,9 +338,7 @@ def test_the_fx_rate_is_the_latest_within_7_days_and_never_a_later_one(legacy_da
         result = legacy_function_call(conn, DAY, 1)
         conn.commit()
     rates = dict(
-        legacy_day.rows(
-            "SELECT txn_id, (data->>'fx_rate')::numeric FROM legacy.sun_journal WHERE line_no = 1"
-        )
+        legacy_day.rows("SELECT txn_id, (data->>'fx_rate')::numeric FROM legacy.sun_journal WHERE line_no = 1")
     )
     assert rates[102] == Decimal("0.85")  # EUR: the day's rate, not 0.90 (3 days old) nor 0.10 (the next day)
     assert rates[103] == Decimal("0.78125")  # USD: exactly 7 days old is still used
@@ -370,8 +365,7 @@ def test_line_details_carry_the_source_row(legacy_day):
     # as text, exactly as stored (psycopg would read JSON numbers as floats)
     details = dict(
         legacy_day.rows(
-            "SELECT key, value FROM legacy.sun_journal, jsonb_each_text(data)"
-            " WHERE txn_id = 101 AND line_no = 2"
+            "SELECT key, value FROM legacy.sun_journal, jsonb_each_text(data) WHERE txn_id = 101 AND line_no = 2"
         )
     )
     assert details == {

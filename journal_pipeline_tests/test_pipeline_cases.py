@@ -29,9 +29,7 @@ def test_every_line_amount_and_account_is_as_worked_out_by_hand(db, posted_cases
 
 
 def test_every_invalid_transaction_is_quarantined_with_its_reason_and_raw_row(db, posted_cases):
-    rows = db.rows(
-        "SELECT txn_id, reason, detail, raw FROM ledger.quarantine WHERE journal_date = %s", (cases.DAY,)
-    )
+    rows = db.rows("SELECT txn_id, reason, detail, raw FROM ledger.quarantine WHERE journal_date = %s", (cases.DAY,))
     assert {txn_id: reason for txn_id, reason, _, _ in rows} == cases.QUARANTINED
     details = {txn_id: detail for txn_id, _, detail, _ in rows}
     assert details[104] == "fx_rates has no USD->GBP rate within 7 days before 2024-07-18 (txn 104)"
@@ -56,9 +54,7 @@ def test_gl_vouchers_and_the_next_day_are_exact(db, posted_cases):
     assert all(d == c for _, _, d, c, _ in vouchers)
     # journal numbers count each company's vouchers of the day in txn_id order
     assert [no for *_, no in vouchers] == [1, 2, 3, 4, 1, 2, 5]
-    assert (
-        db.scalar("SELECT count(*) FROM ledger.journal_lines WHERE journal_date = %s", (cases.NEXT_DAY,)) == 0
-    )
+    assert db.scalar("SELECT count(*) FROM ledger.journal_lines WHERE journal_date = %s", (cases.NEXT_DAY,)) == 0
 
 
 def test_checks_pass_and_metadata_says_what_happened(posted_cases):
@@ -70,8 +66,7 @@ def test_checks_pass_and_metadata_says_what_happened(posted_cases):
         "posted_plus_quarantined_equals_extracted",
     }  # fmt: skip
     materializations = {
-        m.asset_key.to_user_string(): m.metadata
-        for m in posted_cases.asset_materializations_for_node("journal_lines")
+        m.asset_key.to_user_string(): m.metadata for m in posted_cases.asset_materializations_for_node("journal_lines")
     }
     metadata = materializations["journal_lines"]
     assert metadata["posted_transactions"].value == 7
