@@ -54,22 +54,31 @@ def materialize_window(
     definitions: dg.Definitions | None = None,
     job_name: str = "daily_journal_job",
     raise_on_error: bool = True,
+    console_log_level: str = "WARNING",
 ) -> dg.ExecuteInProcessResult:
-    """One run of the daily job over first_day..last_day (a ranged run when several days)."""
+    """One run of the daily job over first_day..last_day (a ranged run when several days).
+
+    The run's full event log goes to the instance (the UI shows it); the console gets warnings
+    and errors only, so that a command prints its own progress rather than Dagster's debug log.
+    """
     if definitions is None:
         from journal_pipeline.definitions import build_definitions
 
         definitions = build_definitions()
     job = definitions.resolve_job_def(job_name)
+    run_config = {"loggers": {"console": {"config": {"log_level": console_log_level}}}}
     if first_day == last_day:
         return job.execute_in_process(
-            instance=instance, partition_key=first_day.isoformat(), raise_on_error=raise_on_error
+            run_config=run_config,
+            instance=instance,
+            partition_key=first_day.isoformat(),
+            raise_on_error=raise_on_error,
         )
     tags = {
         ASSET_PARTITION_RANGE_START_TAG: first_day.isoformat(),
         ASSET_PARTITION_RANGE_END_TAG: last_day.isoformat(),
     }
-    return job.execute_in_process(instance=instance, tags=tags, raise_on_error=raise_on_error)
+    return job.execute_in_process(run_config=run_config, instance=instance, tags=tags, raise_on_error=raise_on_error)
 
 
 @dataclass

@@ -34,6 +34,8 @@ def test_every_invalid_transaction_is_quarantined_with_its_reason_and_raw_row(db
     details = {txn_id: detail for txn_id, _, detail, _ in rows}
     assert details[104] == "fx_rates has no USD->GBP rate within 7 days before 2024-07-18 (txn 104)"
     assert details[113] == ("net account 6000 of the OLD_EXPENSE rule of company 1 is inactive (txn 113)")
+    assert details[114] == 'amount "0.004" GBP at rate 1.00 is 0.00 GBP, below 0.01 (txn 114)'
+    assert details[124] == 'tax_amount "NaN" is not a plain decimal number (txn 124)'
     raw = {txn_id: raw for txn_id, _, _, raw in rows}
     assert raw[108]["data"]["amount"] == "12,50"
     assert raw[108]["txn_id"] == 108 and raw[108]["txn_type"] == "SALES_INVOICE"

@@ -181,14 +181,16 @@ def _reasons(txn: pl.DataFrame) -> list[tuple[str, pl.Expr, pl.Expr]]:
         ("no_rate", col("rate_e8").is_null(),
          pl.lit("fx_rates has no ") + col("currency") + pl.lit("->") + base
          + pl.lit(f" rate within {FX_LOOKBACK_DAYS} days before ") + col("txn_date").cast(pl.String)),
+        ("amount_out_of_range", col("base_net_cents") < 1,
+         pl.lit("amount ") + _amount_text("amount") + pl.lit(" ") + col("currency") + pl.lit(" at rate ")
+         + format_scaled(col("rate_e8"), RATE_SCALE) + pl.lit(" is ") + format_scaled(col("base_net_cents"), 2)
+         + pl.lit(" ") + base + pl.lit(", below 0.01")),
         ("amount_out_of_range",
-         (col("base_net_cents") < 1) | (col("base_net_cents") >= BASE_LIMIT_CENTS)
-         | (col("base_tax_cents") >= BASE_LIMIT_CENTS)
+         (col("base_net_cents") >= BASE_LIMIT_CENTS) | (col("base_tax_cents") >= BASE_LIMIT_CENTS)
          | (col("base_net_cents") + col("base_tax_cents") >= BASE_LIMIT_CENTS),
          pl.lit("base amounts ") + format_scaled(col("base_net_cents"), 2) + pl.lit(" + ")
          + format_scaled(col("base_tax_cents"), 2) + pl.lit(" ") + base
-         + pl.lit(" at rate ") + format_scaled(col("rate_e8"), RATE_SCALE)
-         + pl.lit(" are below 0.01 or do not fit numeric(18,2)")),
+         + pl.lit(" do not fit numeric(18,2) (10^16 or more)")),
     ]  # fmt: skip
 
 
