@@ -7,10 +7,12 @@ cloned from a migrated template (CREATE DATABASE ... TEMPLATE), which takes a fr
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,3 +117,58 @@ def db(server_url: str, template_url: str, tmp_path: Path) -> Iterator[Database]
         else:
             os.environ[key] = value
     drop_database(server_url, database.name)
+
+
+MONTH_START = dt.date(2024, 7, 1)
+MONTH_END = dt.date(2024, 7, 31)
+
+
+@dataclass(frozen=True)
+class SeededMonth:
+    database: Database
+    storage: Path
+    first_day: dt.date
+    last_day: dt.date
+
+
+@pytest.fixture(scope="session")
+def seeded_month(server_url: str, template_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededMonth]:
+    """July 2024 for 5 companies at 2,000 transactions per company-day (about 310,000), run
+    through the pipeline and through the legacy function. Shared by the tests that only read it."""
+    from journal_pipeline.legacy.runner import run_legacy
+    from journal_pipeline.runner import run_partitions
+    from journal_pipeline.seed.generator import seed_database
+
+    database = clone_database(server_url, TEMPLATE, prefix="month")
+    storage = tmp_path_factory.mktemp("month_storage")
+    with using(database, storage):
+        seed_database(database.admin_url, start=MONTH_START, days=31, companies=5, txns_per_day=2000, seed=20240701)
+        with dg.instance_for_test() as dagster_instance:
+            run_partitions(MONTH_START, MONTH_END, instance=dagster_instance)
+        run_legacy(database.admin_url, start=MONTH_START, end=MONTH_END, company_id=None)
+    yield SeededMonth(database, storage, MONTH_START, MONTH_END)
+    drop_database(server_url, database.name)
+
+
+@contextmanager
+def using(database: Database, storage: Path) -> Iterator[Database]:
+    """Point the code under test at ``database`` and ``storage`` for the duration."""
+    keys = ("JOURNAL_DATABASE_URL", "JOURNAL_PIPELINE_DATABASE_URL", "JOURNAL_STORAGE_DIR")
+    saved = {k: os.environ.get(k) for k in keys}
+    database.use()
+    os.environ["JOURNAL_STORAGE_DIR"] = str(storage)
+    try:
+        yield database
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture
+def month(seeded_month: SeededMonth) -> Iterator[SeededMonth]:
+    """The seeded month, with the environment pointing at it for this test."""
+    with using(seeded_month.database, seeded_month.storage):
+        yield seeded_month
