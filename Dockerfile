@@ -14,7 +14,7 @@ COPY docs ./docs
 COPY workspace.yaml workspace.docker.yaml ./
 RUN pip install --no-cache-dir -c constraints.txt ".[docker]" \
     && mkdir -p "$DAGSTER_HOME" "$JOURNAL_HOME"
-COPY dagster.yaml "$DAGSTER_HOME/dagster.yaml"
+COPY deploy/dagster.yaml "$DAGSTER_HOME/dagster.yaml"
 
 EXPOSE 4000 3000
 CMD ["dagster", "api", "grpc", "-h", "0.0.0.0", "-p", "4000", "-m", "journal_pipeline.definitions"]

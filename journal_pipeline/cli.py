@@ -60,8 +60,7 @@ def cmd_db(args: argparse.Namespace) -> int:
         return 0
     if external and args.action in ("start", "stop"):
         raise UsageError(
-            "JOURNAL_DATABASE_URL is set: the embedded server is not in use, so there is nothing to "
-            f"{args.action}"
+            f"JOURNAL_DATABASE_URL is set: the embedded server is not in use, so there is nothing to {args.action}"
         )
     if args.action == "start":
         url = admin_url()
@@ -179,9 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(
-        name: str, handler: Callable[[argparse.Namespace], int], help_text: str
-    ) -> argparse.ArgumentParser:
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(handler=handler)
         return sub
@@ -212,22 +209,18 @@ def build_parser() -> argparse.ArgumentParser:
     parity = add("parity", cmd_parity, "compare the pipeline's postings with the legacy function's")
     parity.add_argument("--start", type=_date, required=True, help="first day (YYYY-MM-DD)")
     parity.add_argument("--end", type=_date, help="last day (inclusive); default: --start")
-    parity.add_argument(
-        "--limit", type=_positive, default=50, help="differences to print per kind (default 50)"
-    )
+    parity.add_argument("--limit", type=_positive, default=50, help="differences to print per kind (default 50)")
 
-    demo = add(
-        "demo", cmd_demo, "migrate, seed a month, run pipeline and legacy function, compare, summarise"
-    )
-    demo.add_argument(
-        "--start", type=_date, default=dt.date(2024, 7, 1), help="first day (default 2024-07-01)"
-    )
+    demo = add("demo", cmd_demo, "migrate, seed a month, run pipeline and legacy function, compare, summarise")
+    demo.add_argument("--start", type=_date, default=dt.date(2024, 7, 1), help="first day (default 2024-07-01)")
     demo.add_argument("--days", type=_positive, default=31, help="number of days (default 31)")
     demo.add_argument("--companies", type=_positive, default=5, help="companies (default 5)")
-    demo.add_argument(
-        "--txns-per-day", type=_positive, default=2000, help="per company and day (default 2000)"
-    )
+    demo.add_argument("--txns-per-day", type=_positive, default=2000, help="per company and day (default 2000)")
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+
+    from journal_pipeline.audit.commands import add_audit_commands
+
+    add_audit_commands(commands)
 
     return parser
 

@@ -54,23 +54,16 @@ def post_days(
     for name, frame in frames.items():
         outside = frame.filter(~pl.col("journal_date").is_between(first_day, last_day))
         if outside.height:
-            raise ValueError(
-                f"{name} has {outside.height} rows outside {first_day}..{last_day}: nothing was posted"
-            )
+            raise ValueError(f"{name} has {outside.height} rows outside {first_day}..{last_day}: nothing was posted")
     lock_days(conn, days)
     replaced = {}
     for table in LEDGER_TABLES:
         cur = conn.execute(
-            sql.SQL("DELETE FROM {} WHERE journal_date BETWEEN %s AND %s").format(
-                sql.Identifier("ledger", table)
-            ),
+            sql.SQL("DELETE FROM {} WHERE journal_date BETWEEN %s AND %s").format(sql.Identifier("ledger", table)),
             (first_day, last_day),
         )
         replaced[table] = cur.rowcount
-    counts = {
-        table: copy_from_polars(conn, sql.Identifier("ledger", table), frames[table])
-        for table in LEDGER_TABLES
-    }
+    counts = {table: copy_from_polars(conn, sql.Identifier("ledger", table), frames[table]) for table in LEDGER_TABLES}
     return PostingCounts(replaced=replaced, **counts)
 
 
@@ -95,9 +88,7 @@ ORDER BY company_id, account_code, period
 """
 
 
-def gl_differences_in_database(
-    conn: psycopg.Connection, first_day: dt.date, last_day: dt.date
-) -> pl.DataFrame:
+def gl_differences_in_database(conn: psycopg.Connection, first_day: dt.date, last_day: dt.date) -> pl.DataFrame:
     """Invariant 2 on what was written: (company, account, period) where the GL of these days
     differs from the sum of their journal lines."""
     rows = conn.execute(GL_AGAINST_LINES_QUERY, {"first_day": first_day, "last_day": last_day}).fetchall()
@@ -127,6 +118,18 @@ def posted_and_quarantined_ids(
         )
         ids[table] = copy_to_polars(conn, query, {"txn_id": pl.Int64()})["txn_id"]
     return ids["vouchers"], ids["quarantine"]
+
+
+def daily_figures(lines: pl.DataFrame, quarantine: pl.DataFrame) -> pl.DataFrame:
+    """Per day: lines, posted and quarantined transactions, debit and credit totals (for the event log)."""
+    posted = lines.group_by(pl.col("journal_date").alias("day")).agg(
+        pl.len().alias("lines"),
+        pl.col("txn_id").n_unique().alias("posted"),
+        pl.col("amount_base").filter(pl.col("dc") == "D").sum().cast(GL_AMOUNT).alias("total_debit"),
+        pl.col("amount_base").filter(pl.col("dc") == "C").sum().cast(GL_AMOUNT).alias("total_credit"),
+    )
+    held = quarantine.group_by(pl.col("journal_date").alias("day")).agg(pl.len().alias("quarantined"))
+    return posted.join(held, on="day", how="full", coalesce=True)
 
 
 def totals_by_company(frame: pl.DataFrame) -> pl.DataFrame:

@@ -16,7 +16,7 @@ from journal_pipeline.defs.partitions import BACKFILL_DAYS_PER_RUN
 
 LOCAL_INSTANCE_YAML = """\
 # Local Dagster instance of the journal pipeline: run history in SQLite under this folder.
-# The production instance (PostgreSQL) is dagster.yaml at the top of the repository.
+# The production instance (PostgreSQL) is deploy/dagster.yaml.
 telemetry:
   enabled: false
 """
@@ -33,9 +33,7 @@ def local_instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def windows(
-    start: dt.date, end: dt.date, days_per_run: int = BACKFILL_DAYS_PER_RUN
-) -> list[tuple[dt.date, dt.date]]:
+def windows(start: dt.date, end: dt.date, days_per_run: int = BACKFILL_DAYS_PER_RUN) -> list[tuple[dt.date, dt.date]]:
     """[start, end] cut into consecutive windows of at most ``days_per_run`` days."""
     out = []
     first = start
@@ -111,9 +109,7 @@ def run_partitions(
     summary = RunSummary()
     for first, last in windows(start, end):
         started = time.perf_counter()
-        result = materialize_window(
-            first, last, instance=instance, definitions=definitions, raise_on_error=False
-        )
+        result = materialize_window(first, last, instance=instance, definitions=definitions, raise_on_error=False)
         seconds = time.perf_counter() - started
         if not result.success:
             failure = _first_failure(result)
@@ -130,9 +126,6 @@ def _first_failure(result: dg.ExecuteInProcessResult) -> str:
             message = event.step_failure_data.error.message.strip().splitlines()
             return f"{event.step_key}: {message[-1] if message else 'failed'}"
     for event in result.all_events:
-        if (
-            event.event_type_value == "ASSET_CHECK_EVALUATION"
-            and not event.event_specific_data.evaluation.passed
-        ):
+        if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.evaluation.passed:
             return f"check {event.event_specific_data.evaluation.check_name} failed"
     return "failed"

@@ -116,9 +116,7 @@ def read_transactions(conn: psycopg.Connection, first_day: dt.date, last_day: dt
     """Every src_transactions row with first_day <= txn_date <= last_day, ordered by txn_id."""
     frame = copy_to_polars(conn, _query(TRANSACTIONS_QUERY, first_day, last_day), TRANSACTIONS_SCHEMA)
     return frame.with_columns(
-        pl.col("created_at").str.to_datetime(
-            "%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC", strict=False
-        )
+        pl.col("created_at").str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC", strict=False)
     )
 
 

@@ -48,12 +48,15 @@ def test_every_partition_of_the_month_is_accounted_for(month):
     assert all(extracted == posted + quarantined for _, extracted, posted, quarantined in per_day)
     # every voucher balances and the GL is the sum of the lines, over the whole month
     assert db.scalar("SELECT count(*) FROM ledger.vouchers WHERE total_debit <> total_credit") == 0
-    assert db.scalar(
-        """
+    assert (
+        db.scalar(
+            """
         SELECT count(*) FROM ledger.gl_balances g FULL JOIN (
             SELECT company_id, account_code, period, sum(amount_base) FILTER (WHERE dc = 'D') AS d,
                    sum(amount_base) FILTER (WHERE dc = 'C') AS c
             FROM ledger.journal_lines GROUP BY 1, 2, 3) l USING (company_id, account_code, period)
         WHERE coalesce(g.debit, 0) <> coalesce(l.d, 0) OR coalesce(g.credit, 0) <> coalesce(l.c, 0)
         """
-    ) == 0
+        )
+        == 0
+    )

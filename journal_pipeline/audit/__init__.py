@@ -1,0 +1,15 @@
+"""The tamper-evident audit trail (SPEC section 6).
+
+Pure (bytes and DataFrames in, bytes and findings out):
+
+- ``encoding``: a journal line's canonical bytes and its leaf hash;
+- ``merkle``: RFC 6962 trees, inclusion proofs and their verification;
+- ``chain``: the exact bytes behind seal and event hashes;
+- ``leaves``: a day's digest (leaves, root, totals) and the compact storage of its leaves;
+- ``diff``: naming the lines of a day that changed since it was sealed;
+- ``report``: findings and the verification report.
+
+Database side (psycopg 3): ``store`` (reads), ``seal`` (seal_partitions, record_event, head, and
+the re-exported verify and prove), ``verification`` (verify), ``proof`` (prove).
+Command line: ``commands`` (``journal-pipeline audit verify|prove|head``). Timing: ``bench``.
+"""

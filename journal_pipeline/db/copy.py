@@ -11,9 +11,7 @@ from psycopg import sql
 _TRAILING_ZEROS = r"(\.\d\d\d*?)0+$"  # keep two decimals, drop the rest of the padding zeros
 
 
-def copy_to_polars(
-    conn: psycopg.Connection, query: sql.Composable, schema: dict[str, pl.DataType]
-) -> pl.DataFrame:
+def copy_to_polars(conn: psycopg.Connection, query: sql.Composable, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Run ``COPY (query) TO STDOUT`` as CSV and parse it with exactly ``schema``."""
     buffer = io.BytesIO()
     with (

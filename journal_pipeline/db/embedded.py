@@ -51,9 +51,7 @@ def start(home: Path | None = None) -> str:
     except subprocess.CalledProcessError as exc:
         log = pgdata_dir(home) / "log"
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-        raise RuntimeError(
-            f"the embedded PostgreSQL in {pgdata_dir(home)} did not start: {exc}\n{tail}"
-        ) from exc
+        raise RuntimeError(f"the embedded PostgreSQL in {pgdata_dir(home)} did not start: {exc}\n{tail}") from exc
     return server.get_uri()
 
 

@@ -65,9 +65,7 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
             conn.execute(_VERSION_TABLE)
-            done = dict(
-                conn.execute("SELECT version, checksum FROM public.journal_schema_migrations").fetchall()
-            )
+            done = dict(conn.execute("SELECT version, checksum FROM public.journal_schema_migrations").fetchall())
             for migration in discover(directory):
                 if migration.version in done:
                     if done[migration.version] != migration.checksum:

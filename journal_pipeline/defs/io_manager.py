@@ -35,15 +35,11 @@ class DailyParquetIOManager(dg.ConfigurableIOManager):
     def _asset_dir(self, key: dg.AssetKey) -> Path:
         return Path(self.base_dir).joinpath(*key.path)
 
-    def handle_output(
-        self, context: dg.OutputContext, obj: pl.DataFrame | Mapping[str, pl.DataFrame]
-    ) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | Mapping[str, pl.DataFrame]) -> None:
         frames = {SINGLE_FRAME: obj} if isinstance(obj, pl.DataFrame) else dict(obj)
         day_column = (context.definition_metadata or {}).get("partition_expr")
         if not day_column:
-            raise dg.DagsterInvariantViolationError(
-                f"{context.asset_key.to_user_string()}: set partition_expr"
-            )
+            raise dg.DagsterInvariantViolationError(f"{context.asset_key.to_user_string()}: set partition_expr")
         asset_dir = self._asset_dir(context.asset_key)
         for key in context.asset_partition_keys:
             day = dt.date.fromisoformat(key)
@@ -77,10 +73,7 @@ class DailyParquetIOManager(dg.ConfigurableIOManager):
                 )
             names = wanted or sorted(path.stem for path in folder.glob("*.parquet"))
             per_day.append(
-                {
-                    name: pl.read_parquet(folder / f"{name}.parquet", columns=columns.get(name))
-                    for name in names
-                }
+                {name: pl.read_parquet(folder / f"{name}.parquet", columns=columns.get(name)) for name in names}
             )
         if not per_day:
             raise dg.DagsterInvariantViolationError(

@@ -78,9 +78,7 @@ def parse_decimal(frame: pl.DataFrame, text: str, scale: int, out: str) -> pl.Da
             (
                 col(f"{t}_int").str.len_chars().cast(pl.Int64)
                 + col(f"{t}_exp")
-                - (col(f"{t}_digits").str.len_chars() - col(f"{t}_sig_trailing").str.len_chars()).cast(
-                    pl.Int64
-                )
+                - (col(f"{t}_digits").str.len_chars() - col(f"{t}_sig_trailing").str.len_chars()).cast(pl.Int64)
             ).alias(f"{t}_point"),
             col(f"{t}_sig_trailing").str.strip_chars_end("0").alias(f"{t}_sig"),
         )
@@ -130,9 +128,7 @@ def parse_json_amount(frame: pl.DataFrame, raw_text: str, json_type: str, out: s
     kind = pl.col(json_type)
     numeric_type = kind.is_in(["number", "string"])
     trimmed = f"__trim_{out}"
-    frame = frame.with_columns(
-        pl.when(numeric_type).then(pl.col(raw_text).str.strip_chars(WHITESPACE)).alias(trimmed)
-    )
+    frame = frame.with_columns(pl.when(numeric_type).then(pl.col(raw_text).str.strip_chars(WHITESPACE)).alias(trimmed))
     frame = parse_decimal(frame, trimmed, AMOUNT_SCALE, out)
     return frame.with_columns(
         pl.when(kind.is_null() | (kind == "null"))

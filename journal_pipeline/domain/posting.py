@@ -94,13 +94,9 @@ class PostingResult:
 
 def validate_reference_data(companies: pl.DataFrame) -> None:
     """Refuse reference data that would make every transaction of a company unpostable."""
-    broken = companies.filter(
-        pl.col("base_currency").is_null() | ~pl.col("base_currency").str.contains(CURRENCY_CODE)
-    )
+    broken = companies.filter(pl.col("base_currency").is_null() | ~pl.col("base_currency").str.contains(CURRENCY_CODE))
     if broken.height:
-        listed = ", ".join(
-            f"{row['company_id']} ({row['base_currency']!r})" for row in broken.iter_rows(named=True)
-        )
+        listed = ", ".join(f"{row['company_id']} ({row['base_currency']!r})" for row in broken.iter_rows(named=True))
         raise ReferenceDataError(
             f"legacy.companies has no valid base currency for company {listed}: "
             "fix the reference table; nothing was posted"
@@ -204,9 +200,7 @@ def _account_flags(txn: pl.DataFrame, accounts: pl.DataFrame, role: str) -> pl.D
     return (
         txn.join(chart, on=["company_id", f"{role}_account"], how="left")
         .with_columns(
-            (pl.col(f"{role}_account").is_not_null() & pl.col(f"__{role}_active").is_null()).alias(
-                f"{role}_unknown"
-            ),
+            (pl.col(f"{role}_account").is_not_null() & pl.col(f"__{role}_active").is_null()).alias(f"{role}_unknown"),
             (pl.col(f"__{role}_active") == False).fill_null(False).alias(f"{role}_inactive"),  # noqa: E712
         )
         .drop(f"__{role}_active")
@@ -262,9 +256,7 @@ def _raw_row(txn: pl.DataFrame) -> pl.Expr:
         pl.col("created_at").cast(pl.String),
         *[pl.col(c) for c in ("source_system", "txn_type", "created_by", "approved_by")],
     ).struct.json_encode()
-    return (
-        scalars.str.strip_suffix("}") + pl.lit(',"data":') + pl.col(RAW_DATA).fill_null("null") + pl.lit("}")
-    )
+    return scalars.str.strip_suffix("}") + pl.lit(',"data":') + pl.col(RAW_DATA).fill_null("null") + pl.lit("}")
 
 
 def evaluate(
@@ -296,10 +288,7 @@ def evaluate(
     txn = parse_json_amount(txn, "tax_raw", "tax_type", "tax_e18")
     txn = txn.rename({"net_e18_status": "net_status", "tax_e18_status": "tax_status"}).with_columns(
         # an absent or null tax amount is zero
-        pl.when(pl.col("tax_status") == MISSING)
-        .then(pl.lit(OK))
-        .otherwise(pl.col("tax_status"))
-        .alias("tax_status"),
+        pl.when(pl.col("tax_status") == MISSING).then(pl.lit(OK)).otherwise(pl.col("tax_status")).alias("tax_status"),
         pl.when(pl.col("tax_status") == MISSING)
         .then(pl.lit(0, dtype=pl.Int128))
         .otherwise(pl.col("tax_e18"))
@@ -343,9 +332,7 @@ def post(
         "txn_id",
         "company_id",
         "reason",
-        (pl.col("detail") + pl.lit(" (txn ") + pl.col("txn_id").cast(pl.String) + pl.lit(")")).alias(
-            "detail"
-        ),
+        (pl.col("detail") + pl.lit(" (txn ") + pl.col("txn_id").cast(pl.String) + pl.lit(")")).alias("detail"),
         _raw_row(txn).alias("raw"),
     )
     return PostingResult(
@@ -378,9 +365,7 @@ def journal_lines(posted: pl.DataFrame) -> pl.DataFrame:
             txn.alias("txn_e18"),
         )
 
-    net = line(
-        header, pl.lit(1), "net_account", pl.col("net_side"), pl.col("base_net_cents"), pl.col("net_e18")
-    )
+    net = line(header, pl.lit(1), "net_account", pl.col("net_side"), pl.col("base_net_cents"), pl.col("net_e18"))
     tax = line(
         header.filter(pl.col("tax_positive")), pl.lit(2), "tax_account", pl.col("net_side"),
         pl.col("base_tax_cents"), pl.col("tax_e18"),

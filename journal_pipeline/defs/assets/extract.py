@@ -4,6 +4,7 @@ import dagster as dg
 import polars as pl
 
 from journal_pipeline.defs.checks import SOURCE_TRANSACTIONS_SCHEMA, blocking, schema_check
+from journal_pipeline.defs.events import record_step_events
 from journal_pipeline.defs.metadata import table, timed
 from journal_pipeline.defs.partitions import backfill_policy, daily_partitions, window_days
 from journal_pipeline.defs.resources import JournalDatabase
@@ -27,6 +28,12 @@ def source_transactions(context: dg.AssetExecutionContext, database: JournalData
     with timed() as clock, database.connect("journal-pipeline extract") as conn:
         frames = read_source(conn, first_day, last_day)
     transactions = frames["transactions"]
+    record_step_events(
+        context,
+        database,
+        "source_transactions",
+        transactions.group_by(pl.col("txn_date").alias("day")).agg(pl.len().alias("transactions")),
+    )
     per_company = transactions.group_by("company_id").len("transactions").sort("company_id")
     yield dg.Output(
         frames,
@@ -34,9 +41,7 @@ def source_transactions(context: dg.AssetExecutionContext, database: JournalData
             "days": f"{first_day}..{last_day}",
             "transactions": transactions.height,
             "transactions_by_company": table(per_company),
-            "reference_rows": {
-                name: frame.height for name, frame in frames.items() if name != "transactions"
-            },
+            "reference_rows": {name: frame.height for name, frame in frames.items() if name != "transactions"},
             "duration_s": clock.seconds,
         },
     )

@@ -4,12 +4,14 @@ import dagster as dg
 import polars as pl
 
 from journal_pipeline.defs.checks import GL_DAILY_SCHEMA, blocking, invariant_check, schema_check
+from journal_pipeline.defs.events import record_step_events
 from journal_pipeline.defs.metadata import counts_by, table, timed
 from journal_pipeline.defs.partitions import backfill_policy, daily_partitions, window_days
 from journal_pipeline.defs.resources import JournalDatabase
 from journal_pipeline.domain.gl import gl_daily
 from journal_pipeline.domain.invariants import unaccounted_transactions
 from journal_pipeline.ledger import (
+    daily_figures,
     gl_differences_in_database,
     post_days,
     posted_and_quarantined_ids,
@@ -69,6 +71,7 @@ def gl_postings(
                     f"{unaccounted.height} unaccounted transaction(s) on the written rows; rolled back"
                 )
             conn.commit()
+    record_step_events(context, database, "gl_postings", daily_figures(lines, quarantine))
     yield dg.Output(
         gl,
         metadata={

@@ -10,11 +10,13 @@ from journal_pipeline.defs.checks import (
     invariant_check,
     schema_check,
 )
+from journal_pipeline.defs.events import record_step_events
 from journal_pipeline.defs.metadata import counts_by, table, timed
 from journal_pipeline.defs.partitions import backfill_policy, daily_partitions
+from journal_pipeline.defs.resources import JournalDatabase
 from journal_pipeline.domain.invariants import unaccounted_transactions
 from journal_pipeline.domain.posting import post
-from journal_pipeline.ledger import totals_by_company
+from journal_pipeline.ledger import daily_figures, totals_by_company
 
 
 @dg.asset(
@@ -27,7 +29,9 @@ from journal_pipeline.ledger import totals_by_company
         "journal_lines", "journal_lines_schema", "quarantine_schema", "every_transaction_accounted_for"
     ),
 )
-def journal_lines(source_transactions: dict[str, pl.DataFrame]):
+def journal_lines(
+    context: dg.AssetExecutionContext, database: JournalDatabase, source_transactions: dict[str, pl.DataFrame]
+):
     """Double-entry journal lines of every postable transaction (``lines``: net, tax, contra in
     base and transaction currency) and a quarantine row, with its reason and the raw row, for
     every transaction that cannot be posted (``quarantine``). See docs/posting-semantics.md."""
@@ -41,6 +45,7 @@ def journal_lines(source_transactions: dict[str, pl.DataFrame]):
         )
     lines, quarantine = result.lines, result.quarantine
     extracted = source_transactions["transactions"]["txn_id"]
+    record_step_events(context, database, "journal_lines", daily_figures(lines, quarantine))
     yield dg.Output(
         {"lines": lines, "quarantine": quarantine},
         metadata={

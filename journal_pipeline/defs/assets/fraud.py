@@ -1,0 +1,192 @@
+"""fraud_scores: every posted transaction of the window scored for fraud risk, with reasons.
+
+Reads the window's extract and journal lines from the Parquet intermediates, together with the
+HISTORY_DAYS before it (the same assets' earlier partitions, only the columns the tests need),
+scores with journal_pipeline.fraud (pure Polars) and replaces the window's rows of
+``ledger.fraud_scores`` in one transaction. See journal_pipeline/fraud/__init__.py for the model.
+"""
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from journal_pipeline.defs.checks import blocking, invariant_check
+from journal_pipeline.defs.metadata import table, timed
+from journal_pipeline.defs.partitions import backfill_policy, daily_partitions, window_days
+from journal_pipeline.defs.resources import JournalDatabase, storage_path
+from journal_pipeline.fraud.benford import first_digit_distribution
+from journal_pipeline.fraud.config import (
+    DEFAULT_KEYWORDS,
+    DEFAULT_WEIGHTS,
+    HISTORY_DAYS,
+    FraudConfig,
+)
+from journal_pipeline.fraud.features import (
+    LINE_COLUMNS,
+    TRANSACTION_COLUMNS,
+    Population,
+    build_entries,
+    valid_timezones,
+)
+from journal_pipeline.fraud.report import benford_markdown, benford_svg, flagged_per_test, riskiest_table
+from journal_pipeline.fraud.score import score_window
+from journal_pipeline.fraud.store import replace_scores, score_coverage_problems
+
+_DEFAULTS = FraudConfig()
+
+# The window's partitions and the HISTORY_DAYS before them. Days before the first partition or
+# never materialized (before the first seeded day) are skipped, not an error.
+HISTORY = dg.TimeWindowPartitionMapping(
+    start_offset=-HISTORY_DAYS, end_offset=0, allow_nonexistent_upstream_partitions=True
+)
+REFERENCE_FRAMES = ["users", "companies", "accounts"]
+
+
+class FraudScoringConfig(dg.Config):
+    """The fraud model's weights and thresholds (journal_pipeline.fraud.config.FraudConfig, where
+    each is documented). Any change shows in the model_version of the rows it scores."""
+
+    # pydantic copies field defaults per instance, so a mutable default is safe here
+    weights: dict[str, float] = dict(DEFAULT_WEIGHTS)  # noqa: RUF012
+    duplicate_days: int = _DEFAULTS.duplicate_days
+    round_amount_units: int = _DEFAULTS.round_amount_units
+    just_below_band: float = _DEFAULTS.just_below_band
+    split_days: int = _DEFAULTS.split_days
+    split_min_share: float = _DEFAULTS.split_min_share
+    split_similarity: float = _DEFAULTS.split_similarity
+    split_same_description: bool = _DEFAULTS.split_same_description
+    split_min_part_share: float = _DEFAULTS.split_min_part_share
+    business_hours_start: int = _DEFAULTS.business_hours_start
+    business_hours_end: int = _DEFAULTS.business_hours_end
+    manual_max_share: float = _DEFAULTS.manual_max_share
+    manual_min_population: int = _DEFAULTS.manual_min_population
+    rare_max_share: float = _DEFAULTS.rare_max_share
+    rare_min_population: int = _DEFAULTS.rare_min_population
+    unusual_poster_min_entries: int = _DEFAULTS.unusual_poster_min_entries
+    unusual_poster_max_entries: int = _DEFAULTS.unusual_poster_max_entries
+    unusual_poster_max_share: float = _DEFAULTS.unusual_poster_max_share
+    outlier_z: float = _DEFAULTS.outlier_z
+    outlier_min_sample: int = _DEFAULTS.outlier_min_sample
+    outlier_min_mad: float = _DEFAULTS.outlier_min_mad
+    keywords: list[str] = list(DEFAULT_KEYWORDS)  # noqa: RUF012
+    history_days: int = _DEFAULTS.history_days
+    benford_window_days: int = _DEFAULTS.benford_window_days
+    benford_min_first_digit: int = _DEFAULTS.benford_min_first_digit
+    benford_min_first_two_digits: int = _DEFAULTS.benford_min_first_two_digits
+    benford_min_last_two_digits: int = _DEFAULTS.benford_min_last_two_digits
+    benford_noise_margin_first_digit: float = _DEFAULTS.benford_noise_margin_first_digit
+    benford_noise_margin_two_digits: float = _DEFAULTS.benford_noise_margin_two_digits
+
+    def to_domain(self) -> FraudConfig:
+        values = self.model_dump()
+        values["keywords"] = tuple(values["keywords"])
+        return FraudConfig(**values)
+
+
+class FraudScoresNotWrittenError(RuntimeError):
+    """The written scores did not cover the window's posted transactions; rolled back."""
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=backfill_policy,
+    group_name="journal",
+    kinds={"polars", "postgres"},
+    metadata={"partition_expr": "journal_date"},
+    deps=["gl_postings"],
+    ins={
+        "source_transactions": dg.AssetIn(
+            partition_mapping=HISTORY,
+            metadata={
+                "frames": ["transactions", *REFERENCE_FRAMES],
+                "columns": {"transactions": TRANSACTION_COLUMNS},
+                "allow_missing_days": True,
+            },
+        ),
+        "journal_lines": dg.AssetIn(
+            partition_mapping=HISTORY,
+            metadata={"frames": ["lines"], "columns": {"lines": LINE_COLUMNS}, "allow_missing_days": True},
+        ),
+    },
+    check_specs=blocking("fraud_scores", "every_posted_transaction_scored_once"),
+)
+def fraud_scores(
+    context: dg.AssetExecutionContext,
+    config: FraudScoringConfig,
+    database: JournalDatabase,
+    source_transactions: dict[str, pl.DataFrame],
+    journal_lines: dict[str, pl.DataFrame],
+):
+    """Fraud risk of every posted transaction of the window (``ledger.fraud_scores``): a
+    risk_score in 0..1 from journal-entry tests and Benford's law, the reasons with their
+    evidence, and the model_version (release + hash of the configuration). Quarantined
+    transactions are not scored. A day's scores depend on that day and the days before it only,
+    so a rerun, or a backfill of any window size, gives the same rows."""
+    first_day, last_day = window_days(context)
+    model = config.to_domain()
+    with timed() as clock:
+        entries = build_entries(
+            source_transactions["transactions"],
+            journal_lines["lines"],
+            source_transactions["users"],
+            source_transactions["companies"],
+            source_transactions["accounts"],
+        )
+        population = Population(entries, first_day, last_day)
+        scored = score_window(population, model)
+        scores = scored.scores
+        with database.connect("journal-pipeline fraud") as conn:
+            replaced = replace_scores(conn, first_day, last_day, scores)
+            problems = score_coverage_problems(conn, first_day, last_day)
+            if problems.height:
+                conn.rollback()
+                raise FraudScoresNotWrittenError(
+                    f"fraud scores {first_day}..{last_day} not written: {problems.height} posted "
+                    "transaction(s) "
+                    f"without exactly one score in [0, 1] (first: txn {problems['txn_id'][0]}, "
+                    f"{problems['problem'][0]}); rolled back"
+                )
+            conn.commit()
+    window = population.scored
+    chart = first_digit_distribution(window)
+    nonconforming = scored.benford_groups.filter(pl.col("nonconforming") & (pl.col("day") == last_day)).select(
+        "kind", "group", "test", "n", pl.col("mad").round(4), pl.col("critical").round(4), "level"
+    )
+    unknown_zones = sorted(
+        set(source_transactions["companies"]["company_id"].to_list())
+        - set(valid_timezones(source_transactions["companies"]))
+    )
+    yield dg.Output(
+        scores,
+        metadata={
+            "days": f"{first_day}..{last_day}",
+            "scored": scores.height,
+            "flagged": scores.filter(pl.col("risk_score") > 0).height,
+            "flagged_per_test": dg.MetadataValue.json(flagged_per_test(scored.findings)),
+            "riskiest": dg.MetadataValue.md(riskiest_table(scores, 10)),
+            "benford_first_digits": dg.MetadataValue.md(benford_markdown(chart)),
+            "benford_chart": dg.MetadataValue.path(_write_chart(chart, first_day, last_day)),
+            "benford_nonconforming_groups": table(nonconforming),
+            "history_entries": entries.height - window.height,
+            "companies_without_time_zone": str(unknown_zones or "none"),
+            "model_version": scored.model_version,
+            "replaced_rows": replaced,
+            "duration_s": clock.seconds,
+        },
+    )
+    yield invariant_check(
+        "every_posted_transaction_scored_once",
+        problems,
+        f"every posted transaction of {first_day}..{last_day} ({window.height}) has exactly one score in [0, 1]",
+    )
+
+
+def _write_chart(chart: pl.DataFrame, first_day: dt.date, last_day: dt.date) -> str:
+    """The Benford SVG of the window, beside the intermediates (linked from the metadata)."""
+    folder = Path(storage_path()) / "fraud_charts"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"benford_first_digit_{first_day}_{last_day}.svg"
+    path.write_text(benford_svg(chart, f"First digits {first_day}..{last_day} vs Benford's law"), encoding="utf-8")
+    return str(path)
