@@ -65,18 +65,6 @@ QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "raw": pl.String(),
 }
 
-# The source row as extracted (journal_pipeline.defs.assets.extract): the columns of
-# legacy.src_transactions, plus the JSON keys the posting reads, each with its jsonb type.
-SOURCE_COLUMNS = [
-    "txn_id",
-    "company_id",
-    "txn_date",
-    "created_at",
-    "source_system",
-    "txn_type",
-    "created_by",
-    "approved_by",
-]
 RAW_DATA = "data"
 
 
