@@ -219,7 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
 
     from journal_pipeline.audit.commands import add_audit_commands
+    from journal_pipeline.fraud.commands import add_fraud_commands
 
+    add_fraud_commands(commands, add)
     add_audit_commands(commands)
 
     return parser

@@ -6,6 +6,7 @@ import dagster as dg
 
 from journal_pipeline.defs.assets.audit import audit_seals
 from journal_pipeline.defs.assets.extract import source_transactions
+from journal_pipeline.defs.assets.fraud import fraud_scores
 from journal_pipeline.defs.assets.gl import gl_postings
 from journal_pipeline.defs.assets.transform import journal_lines
 from journal_pipeline.defs.assets.vouchers import vouchers
@@ -13,7 +14,7 @@ from journal_pipeline.defs.io_manager import DailyParquetIOManager
 from journal_pipeline.defs.jobs import daily_journal_job, daily_journal_schedule
 from journal_pipeline.defs.resources import database_resource, storage_path
 
-JOURNAL_ASSETS = [source_transactions, journal_lines, vouchers, gl_postings, audit_seals]
+JOURNAL_ASSETS = [source_transactions, journal_lines, vouchers, gl_postings, fraud_scores, audit_seals]
 
 
 def build_definitions() -> dg.Definitions:

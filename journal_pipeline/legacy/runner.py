@@ -131,8 +131,7 @@ def run_legacy(
             conn.commit()
             if not companies:
                 raise RuntimeError(
-                    "legacy.companies is empty: there is nothing to post"
-                    " (fill it first, e.g. journal-pipeline seed)"
+                    "legacy.companies is empty: there is nothing to post (fill it first, e.g. journal-pipeline seed)"
                 )
         else:
             companies = [company_id]
@@ -149,8 +148,7 @@ def run_legacy(
                     conn.rollback()
                     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                     raise RuntimeError(
-                        f"legacy.fn_insert_sun_journal({day}, {company}) failed and was rolled back:"
-                        f" {first_line}"
+                        f"legacy.fn_insert_sun_journal({day}, {company}) failed and was rolled back: {first_line}"
                     ) from exc
                 day_posted += result.posted
                 day_skipped += len(result.skipped)

@@ -29,7 +29,8 @@ SEALS_SCHEMA = {
     backfill_policy=backfill_policy,
     group_name="journal",
     kinds={"postgres"},
-    deps=["gl_postings"],
+    # seals what gl_postings wrote, once the day is scored: the last step of the day
+    deps=["gl_postings", "fraud_scores"],
     metadata={"partition_expr": "partition_date"},
     check_specs=blocking("audit_seals", "seal_matches_ledger"),
 )

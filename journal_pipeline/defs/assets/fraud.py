@@ -65,7 +65,6 @@ class FraudScoringConfig(dg.Config):
     rare_max_share: float = _DEFAULTS.rare_max_share
     rare_min_population: int = _DEFAULTS.rare_min_population
     unusual_poster_min_entries: int = _DEFAULTS.unusual_poster_min_entries
-    unusual_poster_max_entries: int = _DEFAULTS.unusual_poster_max_entries
     unusual_poster_max_share: float = _DEFAULTS.unusual_poster_max_share
     outlier_z: float = _DEFAULTS.outlier_z
     outlier_min_sample: int = _DEFAULTS.outlier_min_sample
@@ -142,16 +141,16 @@ def fraud_scores(
             problems = score_coverage_problems(conn, first_day, last_day)
             if problems.height:
                 conn.rollback()
+                first = f"txn {problems['txn_id'][0]}: {problems['problem'][0]}"
                 raise FraudScoresNotWrittenError(
                     f"fraud scores {first_day}..{last_day} not written: {problems.height} posted "
-                    "transaction(s) "
-                    f"without exactly one score in [0, 1] (first: txn {problems['txn_id'][0]}, "
-                    f"{problems['problem'][0]}); rolled back"
+                    f"transaction(s) without exactly one score in [0, 1] (first: {first}); rolled back"
                 )
             conn.commit()
     window = population.scored
     chart = first_digit_distribution(window)
-    nonconforming = scored.benford_groups.filter(pl.col("nonconforming") & (pl.col("day") == last_day)).select(
+    last_verdicts = scored.benford_groups.filter(pl.col("day") == last_day)
+    nonconforming = last_verdicts.filter(pl.col("nonconforming")).select(
         "kind", "group", "test", "n", pl.col("mad").round(4), pl.col("critical").round(4), "level"
     )
     unknown_zones = sorted(
@@ -170,6 +169,8 @@ def fraud_scores(
             "benford_chart": dg.MetadataValue.path(_write_chart(chart, first_day, last_day)),
             "benford_nonconforming_groups": table(nonconforming),
             "history_entries": entries.height - window.height,
+            # fewer than HISTORY_DAYS at the start of the data (or if earlier intermediates are gone)
+            "history_days_loaded": entries.filter(pl.col("day") < first_day)["day"].n_unique(),
             "companies_without_time_zone": str(unknown_zones or "none"),
             "model_version": scored.model_version,
             "replaced_rows": replaced,
@@ -179,7 +180,7 @@ def fraud_scores(
     yield invariant_check(
         "every_posted_transaction_scored_once",
         problems,
-        f"every posted transaction of {first_day}..{last_day} ({window.height}) has exactly one score in [0, 1]",
+        f"each of the {window.height} posted transactions of {first_day}..{last_day} has one score in [0, 1]",
     )
 
 
@@ -188,5 +189,6 @@ def _write_chart(chart: pl.DataFrame, first_day: dt.date, last_day: dt.date) -> 
     folder = Path(storage_path()) / "fraud_charts"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"benford_first_digit_{first_day}_{last_day}.svg"
-    path.write_text(benford_svg(chart, f"First digits {first_day}..{last_day} vs Benford's law"), encoding="utf-8")
+    title = f"First digits {first_day}..{last_day} vs Benford's law"
+    path.write_text(benford_svg(chart, title), encoding="utf-8")
     return str(path)
