@@ -10,7 +10,7 @@ from journal_pipeline.defs.assets.transform import journal_lines
 from journal_pipeline.defs.assets.vouchers import vouchers
 from journal_pipeline.defs.checks import SOURCE_TRANSACTIONS_SCHEMA, blocking, schema_check
 from journal_pipeline.defs.io_manager import DailyParquetIOManager
-from journal_pipeline.defs.partitions import daily_partitions
+from journal_pipeline.defs.partitions import backfill_policy, daily_partitions
 from journal_pipeline.defs.resources import JournalDatabase
 from journal_pipeline.source import read_source
 from journal_pipeline_tests import cases
@@ -23,6 +23,7 @@ def test_a_broken_frame_fails_its_blocking_check_and_nothing_downstream_runs(db,
     @dg.asset(
         name="source_transactions",
         partitions_def=daily_partitions,
+        backfill_policy=backfill_policy,
         group_name="journal",
         metadata={"partition_expr": "txn_date"},
         check_specs=blocking("source_transactions", "source_schema"),
