@@ -168,6 +168,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if identical else 1
 
 
+# --- bench ------------------------------------------------------------------------------------
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from journal_pipeline.bench import run_bench
+
+    result = run_bench(
+        companies=args.companies,
+        txns_per_day=args.txns_per_day,
+        days=args.days,
+        backfill_days=args.backfill_days,
+        runs=args.runs,
+        start=args.start,
+        seed=args.seed,
+        output=Path(args.output) if args.output else None,
+        keep=args.keep,
+        dagster_overhead=not args.no_dagster_overhead,
+        progress=progress,
+    )
+    print(result.table())
+    if args.output:
+        print(f"\nwritten to {args.output}")
+    return 0
+
+
 # --- parser -----------------------------------------------------------------------------------
 
 
@@ -217,6 +244,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--companies", type=_positive, default=5, help="companies (default 5)")
     demo.add_argument("--txns-per-day", type=_positive, default=2000, help="per company and day (default 2000)")
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+
+    bench = add("bench", cmd_bench, "benchmark the pipeline against the legacy function and the COPY floor")
+    bench.add_argument("--companies", type=_positive, default=5, help="companies (default 5)")
+    bench.add_argument("--txns-per-day", type=_positive, default=20000, help="per company and day (default 20000)")
+    bench.add_argument("--days", type=_positive, default=3, help="days measured one by one (default 3)")
+    bench.add_argument("--backfill-days", type=int, default=30, help="days of the one-launch backfill (default 30)")
+    bench.add_argument("--runs", type=_positive, default=3, help="runs per measurement; medians (default 3)")
+    bench.add_argument("--start", type=_date, default=dt.date(2024, 6, 3), help="first seeded day (default 2024-06-03)")
+    bench.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    bench.add_argument(
+        "--output", default="bench-results/bench.json", help="JSON file (default bench-results/bench.json)"
+    )
+    bench.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
+    bench.add_argument("--no-dagster-overhead", action="store_true", help="skip the CLI and schedule-tick launches")
 
     from journal_pipeline.audit.commands import add_audit_commands
     from journal_pipeline.fraud.commands import add_fraud_commands
