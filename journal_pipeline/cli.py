@@ -261,9 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from journal_pipeline.audit.commands import add_audit_commands
     from journal_pipeline.fraud.commands import add_fraud_commands
+    from journal_pipeline.operations_commands import add_operations_commands
 
     add_fraud_commands(commands, add)
     add_audit_commands(commands)
+    add_operations_commands(commands)
 
     return parser
 
