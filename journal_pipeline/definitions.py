@@ -12,6 +12,7 @@ from journal_pipeline.defs.assets.transform import journal_lines
 from journal_pipeline.defs.assets.vouchers import vouchers
 from journal_pipeline.defs.io_manager import DailyParquetIOManager
 from journal_pipeline.defs.jobs import daily_journal_job, daily_journal_schedule
+from journal_pipeline.defs.late_data import late_data_sensor
 from journal_pipeline.defs.operations import (
     OPERATIONS_JOBS,
     OPERATIONS_SCHEDULES,
@@ -28,7 +29,7 @@ def build_definitions() -> dg.Definitions:
         assets=JOURNAL_ASSETS,
         jobs=[daily_journal_job, *OPERATIONS_JOBS],
         schedules=[daily_journal_schedule, *OPERATIONS_SCHEDULES],
-        sensors=[*OPERATIONS_SENSORS],
+        sensors=[*OPERATIONS_SENSORS, late_data_sensor],
         resources={
             "database": database_resource(),
             "io_manager": DailyParquetIOManager(base_dir=storage_path()),

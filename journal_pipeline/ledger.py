@@ -4,6 +4,9 @@
 quarantine and COPYs the new ones in, all in one transaction under a per-day advisory lock. A
 rerun therefore leaves the same rows; a crash (or a failed check inside the transaction) leaves
 the previous ones; two runs of the same day wait for each other instead of double-posting.
+Under the locks and before anything is written it refuses days in a closed period
+(journal_pipeline.periods); after the COPY it records what each day now holds in
+``ledger.posted_days``, in the same transaction (the late-data sensor reads it).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from psycopg import sql
 
 from journal_pipeline.db.copy import copy_from_polars, copy_to_polars
 from journal_pipeline.domain.gl import GL_AMOUNT
+from journal_pipeline.periods import refuse_closed_periods
 
 LEDGER_TABLES = ("journal_lines", "vouchers", "gl_daily", "quarantine")
 
@@ -56,6 +60,7 @@ def post_days(
         if outside.height:
             raise ValueError(f"{name} has {outside.height} rows outside {first_day}..{last_day}: nothing was posted")
     lock_days(conn, days)
+    refuse_closed_periods(conn, first_day, last_day, _companies(frames))
     replaced = {}
     for table in LEDGER_TABLES:
         cur = conn.execute(
@@ -64,7 +69,43 @@ def post_days(
         )
         replaced[table] = cur.rowcount
     counts = {table: copy_from_polars(conn, sql.Identifier("ledger", table), frames[table]) for table in LEDGER_TABLES}
+    conn.execute(_REPLACE_POSTED_DAYS_DELETE, {"first_day": first_day, "last_day": last_day})
+    conn.execute(_REPLACE_POSTED_DAYS_INSERT, {"first_day": first_day, "last_day": last_day})
     return PostingCounts(replaced=replaced, **counts)
+
+
+def _companies(frames: dict[str, pl.DataFrame]) -> list[int]:
+    """The companies that have rows in what is about to be posted."""
+    ids = pl.concat([frame.select(pl.col("company_id").cast(pl.Int64)) for frame in frames.values()])
+    return ids.drop_nulls().unique()["company_id"].to_list()
+
+
+_REPLACE_POSTED_DAYS_DELETE = "DELETE FROM ledger.posted_days WHERE journal_date BETWEEN %(first_day)s AND %(last_day)s"
+
+# What each day of the window holds now, from the rows just written (every day, empty ones too):
+# the transactions accounted for (vouchers + quarantine) with an md5 of their sorted txn_ids, and
+# the line count and totals its seal must show.
+_REPLACE_POSTED_DAYS_INSERT = """
+INSERT INTO ledger.posted_days (journal_date, transactions, txn_ids_md5, line_count, total_debit, total_credit)
+SELECT d.day, coalesce(t.transactions, 0), coalesce(t.txn_ids_md5, md5('')), coalesce(l.line_count, 0),
+       coalesce(l.total_debit, 0), coalesce(l.total_credit, 0)
+FROM (SELECT d::date AS day FROM generate_series(%(first_day)s::date, %(last_day)s::date, interval '1 day') AS d) d
+LEFT JOIN (
+    SELECT journal_date, count(*) AS transactions, md5(string_agg(txn_id::text, ',' ORDER BY txn_id)) AS txn_ids_md5
+    FROM (SELECT journal_date, txn_id FROM ledger.vouchers WHERE journal_date BETWEEN %(first_day)s AND %(last_day)s
+          UNION ALL
+          SELECT journal_date, txn_id FROM ledger.quarantine WHERE journal_date BETWEEN %(first_day)s AND %(last_day)s
+    ) accounted
+    GROUP BY journal_date
+) t ON t.journal_date = d.day
+LEFT JOIN (
+    SELECT journal_date, count(*) AS line_count,
+           coalesce(sum(amount_base) FILTER (WHERE dc = 'D'), 0) AS total_debit,
+           coalesce(sum(amount_base) FILTER (WHERE dc = 'C'), 0) AS total_credit
+    FROM ledger.journal_lines WHERE journal_date BETWEEN %(first_day)s AND %(last_day)s
+    GROUP BY journal_date
+) l ON l.journal_date = d.day
+"""
 
 
 GL_AGAINST_LINES_QUERY = """

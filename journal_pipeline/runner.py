@@ -121,11 +121,21 @@ def run_partitions(
 
 
 def _first_failure(result: dg.ExecuteInProcessResult) -> str:
+    failed_checks = [
+        event.event_specific_data
+        for event in result.all_events
+        if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed
+    ]
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data.error:
-            message = event.step_failure_data.error.message.strip().splitlines()
-            return f"{event.step_key}: {message[-1] if message else 'failed'}"
-    for event in result.all_events:
-        if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.evaluation.passed:
-            return f"check {event.event_specific_data.evaluation.check_name} failed"
+            error = event.step_failure_data.error
+            while error.cause is not None and (error.cls_name or "").startswith("DagsterExecution"):
+                error = error.cause  # the asset's own exception, not Dagster's wrapper around it
+            blocking = [c for c in failed_checks if c.severity == dg.AssetCheckSeverity.ERROR]
+            if error.cls_name == "DagsterAssetCheckFailedError" and blocking:  # say which check, and why
+                return f"{event.step_key}: check {blocking[0].check_name} failed: {blocking[0].description}"
+            message = error.message.strip().splitlines()
+            return f"{event.step_key}: {message[0] if message else 'failed'}"
+    if failed_checks:
+        return f"check {failed_checks[0].check_name} failed"
     return "failed"

@@ -14,6 +14,7 @@ from journal_pipeline_tests import cases
 from journal_pipeline_tests.services import ASSET_PARTITIONS, dagster_dev, graphql, launch_backfill, wait_for_backfill
 
 EXPECTED_CHECKS = [spec.name for asset in JOURNAL_ASSETS for spec in asset.check_specs]
+REFERENCE_WARNING = ("reference_data_consistent", dg.AssetCheckSeverity.WARN)
 HISTORY_DAYS = -HISTORY.start_offset
 DAYS = [cases.DAY - dt.timedelta(days=1), cases.DAY, cases.NEXT_DAY]
 
@@ -55,4 +56,5 @@ def test_a_ui_backfill_materializes_every_partition_and_passes_every_check(db, t
         ]
         evaluations = [event.dagster_event.event_specific_data for event in checks]
         assert {e.check_name for e in evaluations} == set(EXPECTED_CHECKS)
-        assert all(e.passed for e in evaluations)
+        # but the warning about the case book's GHOST rule (its net account is missing from the chart)
+        assert all(e.passed or (e.check_name, e.severity) == REFERENCE_WARNING for e in evaluations)

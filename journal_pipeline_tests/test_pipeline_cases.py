@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import dagster as dg
 import pytest
 
 from journal_pipeline.runner import materialize_window
 from journal_pipeline_tests import cases
+
+REFERENCE_WARNING = ("reference_data_consistent", dg.AssetCheckSeverity.WARN)
 
 
 @pytest.fixture
@@ -61,7 +64,9 @@ def test_gl_vouchers_and_the_next_day_are_exact(db, posted_cases):
 
 def test_checks_pass_and_metadata_says_what_happened(posted_cases):
     evaluations = posted_cases.get_asset_check_evaluations()
-    assert evaluations and all(e.passed for e in evaluations)
+    # the one that does not pass is the report of the case book's GHOST rule, whose net account is
+    # missing from the chart (a warning: txn 112 is quarantined as unknown_account, as the spec says)
+    assert evaluations and all(e.passed or (e.check_name, e.severity) == REFERENCE_WARNING for e in evaluations)
     assert {e.check_name for e in evaluations} >= {
         "source_schema", "journal_lines_schema", "quarantine_schema", "every_transaction_accounted_for",
         "vouchers_schema", "every_voucher_balances", "gl_schema", "gl_equals_sum_of_lines",

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Sequence
 
 import psycopg
+from psycopg import sql
 
 from journal_pipeline.audit.leaves import digest_day
 from journal_pipeline.audit.seal import append_seal, read_day_lines, seal_partitions, verify
@@ -61,7 +62,7 @@ def run(lines: int, repeat: int, keep: bool) -> None:
     server = admin_url()
     scratch = f"audit_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{scratch}"')  # a generated name, not user input
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch)))
     admin, pipeline = with_database(server, scratch), with_database(pipeline_url(), scratch)
     try:
         migrate(admin)
@@ -113,7 +114,7 @@ def run(lines: int, repeat: int, keep: bool) -> None:
             print(f"kept database {scratch}")
         else:
             with psycopg.connect(server, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch)))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -52,6 +52,7 @@ from journal_pipeline.audit.store import (
     read_day_lines,
 )
 from journal_pipeline.audit.verification import verify
+from journal_pipeline.faults import fault_point
 
 __all__ = [
     "AUDIT_CHAIN_LOCK",
@@ -189,6 +190,7 @@ def append_seal(conn: psycopg.Connection, day: dt.date, digest: DayDigest, run_i
     seal = Seal(**vars(fields), seal_hash=seal_hash(fields))
     conn.execute(_INSERT_SEAL, vars(seal))
     conn.execute(_INSERT_LEAVES, (seal.seal_seq, digest.line_count, identities, digest.leaf_blob))
+    fault_point("audit_seals.seal")  # test-only (journal_pipeline.faults): a crash in the middle of sealing
     record_event(
         conn,
         SEALED_EVENT,

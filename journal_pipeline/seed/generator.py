@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import psycopg
+from psycopg import sql
 
 from journal_pipeline.seed.anomalies import ANOMALY_KINDS, INVALID_KINDS, plant
 from journal_pipeline.seed.fx import check_dates, fx_rate_rows, usd_values
@@ -282,7 +283,10 @@ def _next_txn_id(conn: psycopg.Connection) -> int:
 
 
 def _copy_rows(conn: psycopg.Connection, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    with conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:  # fixed table and column names
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(*table.split(".")), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with conn.cursor().copy(statement) as copy:
         for row in rows:
             copy.write_row(row)
 

@@ -8,8 +8,10 @@ from journal_pipeline.defs.events import record_step_events
 from journal_pipeline.defs.metadata import counts_by, table, timed
 from journal_pipeline.defs.partitions import backfill_policy, daily_partitions, window_days
 from journal_pipeline.defs.resources import JournalDatabase
+from journal_pipeline.defs.retries import retried_if_the_database_is_lost
 from journal_pipeline.domain.gl import gl_daily
 from journal_pipeline.domain.invariants import unaccounted_transactions
+from journal_pipeline.faults import fault_point
 from journal_pipeline.ledger import (
     daily_figures,
     gl_differences_in_database,
@@ -48,11 +50,14 @@ def gl_postings(
     """The GL by day and account (``ledger.gl_daily``; ``ledger.gl_balances`` sums it per
     period), written together with the journal lines, vouchers and quarantine: the window's
     previous rows are replaced in one transaction, so a rerun leaves the same rows and a crash
-    leaves the previous ones. The invariants are checked on the written rows before COMMIT."""
+    leaves the previous ones. The invariants are checked on the written rows before COMMIT.
+    Days in a closed period are refused before anything is written (journal_pipeline.periods);
+    a lost database connection retries the whole step (journal_pipeline.defs.retries)."""
     first_day, last_day = window_days(context)
     lines, quarantine = journal_lines["lines"], journal_lines["quarantine"]
     extracted = source_transactions["transactions"]["txn_id"]
-    with timed() as clock:
+    window = f"{first_day}..{last_day}"
+    with timed() as clock, retried_if_the_database_is_lost(context, f"posting {window}", writes=True) as attempt:
         gl = gl_daily(lines)
         with database.connect("journal-pipeline post") as conn:
             counts = post_days(
@@ -67,11 +72,15 @@ def gl_postings(
             if gl_violations.height or unaccounted.height:
                 conn.rollback()
                 raise LedgerInvariantError(
-                    f"not posted {first_day}..{last_day}: {gl_violations.height} GL difference(s) and "
+                    f"not posted {window}: {gl_violations.height} GL difference(s) and "
                     f"{unaccounted.height} unaccounted transaction(s) on the written rows; rolled back"
                 )
+            fault_point("gl_postings.commit")
+            attempt.stage = "committing"
             conn.commit()
-    record_step_events(context, database, "gl_postings", daily_figures(lines, quarantine))
+            attempt.stage = "committed"
+        fault_point("gl_postings.committed")
+        record_step_events(context, database, "gl_postings", daily_figures(lines, quarantine))
     yield dg.Output(
         gl,
         metadata={
