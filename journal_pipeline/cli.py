@@ -188,11 +188,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
         keep=args.keep,
         dagster_overhead=not args.no_dagster_overhead,
         progress=progress,
+        plans=not args.no_plans,
+        scaling_txns_per_day=args.scaling_txns_per_day,
+        scaling_days=args.scaling_days,
+        scaling_runs=args.scaling_runs,
     )
     print(result.table())
     if args.output:
         print(f"\nwritten to {args.output}")
-    return 0
+    for section, error in result.errors.items():
+        print(f"journal-pipeline bench: {section} failed: {error}", file=sys.stderr)
+    return 1 if result.errors else 0
 
 
 # --- parser -----------------------------------------------------------------------------------
@@ -245,7 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--txns-per-day", type=_positive, default=2000, help="per company and day (default 2000)")
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
 
-    bench = add("bench", cmd_bench, "benchmark the pipeline against the legacy function and the COPY floor")
+    bench = add(
+        "bench",
+        cmd_bench,
+        "benchmark the pipeline against the legacy function and the COPY floor, with Dagster's overhead, "
+        "query plans and (optionally) linear scaling",
+    )
     bench.add_argument("--companies", type=_positive, default=5, help="companies (default 5)")
     bench.add_argument("--txns-per-day", type=_positive, default=20000, help="per company and day (default 20000)")
     bench.add_argument("--days", type=_positive, default=3, help="days measured one by one (default 3)")
@@ -258,6 +269,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
     bench.add_argument("--no-dagster-overhead", action="store_true", help="skip the CLI and schedule-tick launches")
+    bench.add_argument("--no-plans", action="store_true", help="skip the EXPLAIN (ANALYZE, BUFFERS) section")
+    bench.add_argument(
+        "--scaling-txns-per-day",
+        type=_positive,
+        metavar="N",
+        help="also time one day at N transactions per company-day in a second database, each run in a new "
+        "process with its peak memory, against the reference day timed the same way; the issue's figure "
+        "is 200000 (default: off)",
+    )
+    bench.add_argument(
+        "--scaling-days",
+        type=_positive,
+        default=2,
+        help="days seeded at the scaling size, the last one measured (default 2)",
+    )
+    bench.add_argument("--scaling-runs", type=_positive, help="runs per scaling measurement; medians (default: --runs)")
 
     from journal_pipeline.audit.commands import add_audit_commands
     from journal_pipeline.fraud.commands import add_fraud_commands

@@ -1,11 +1,10 @@
 """Test-only fault injection: stop a run at a named point, to prove what a crash there leaves behind.
 
 The reliability tests (journal_pipeline_tests/test_reliability_crash.py) kill a run with SIGKILL
-at each step, just before and just after the posting's COMMIT and in the middle of sealing, and
-then check that the ledger and the audit chain are intact. Those moments last microseconds and
-cannot be hit by timing a signal, so the code calls :func:`fault_point` there; by default that is
-one environment look-up and nothing else. (The kill in the middle of the posting's COPY needs no
-hook: the test makes the server wait on a row of the COPY, see the test.)
+at each step, in the middle of the posting's COPY, just before and just after its COMMIT and in
+the middle of sealing, and then check that the ledger and the audit chain are intact. Those
+moments last microseconds and cannot be hit by timing a signal, so the code calls
+:func:`fault_point` there; by default that is one environment look-up and nothing else.
 
 It acts only when **both** variables are set, so that it cannot be turned on by accident:
 
@@ -38,12 +37,14 @@ ARMING_PHRASE: Final = "test-only: kill my runs"
 PAUSE_LIMIT_S: Final = 600
 
 # Every point the code calls, and where it is. "<asset>.connect" is reached through
-# journal_pipeline.db.connection.connect() when a step opens its (first) database connection.
+# journal_pipeline.db.connection.connect() when a step opens its (first) database connection,
+# "<asset>.copy" through journal_pipeline.db.copy.copy_from_polars() in the middle of a COPY.
 POINTS: Final = {
     "source_transactions.connect": "extract: before the source is read",
     "journal_lines.connect": "transform: lines computed, before their audit event",
     "vouchers.connect": "vouchers: headers built, before their audit event",
     "gl_postings.connect": "posting: before the posting transaction starts",
+    "gl_postings.copy": "posting: in the middle of the first COPY (its first rows sent, the COPY not ended)",
     "gl_postings.commit": "posting: rows written and checked, before COMMIT",
     "gl_postings.committed": "posting: after COMMIT, before the step's audit events",
     "fraud_scores.connect": "fraud: scores computed, before they are written",
@@ -85,7 +86,8 @@ def _current_asset() -> str | None:
 def fault_point(name: str) -> None:
     """Reach the point ``name``: nothing happens unless fault injection is armed and names it.
 
-    ``name`` is a key of POINTS, or ``"connect"``, which stands for ``<current asset>.connect``.
+    ``name`` is a key of POINTS, or ``"connect"`` or ``"copy"``, which stand for
+    ``<current asset>.connect`` and ``<current asset>.copy``.
     """
     spec = os.environ.get(FAULT_ENV)
     if not spec:
@@ -96,11 +98,11 @@ def fault_point(name: str) -> None:
         _reached["<unarmed>"] += 1
         return
     point, nth, action = parse(spec)
-    if name == "connect":
+    if name in ("connect", "copy"):
         asset = _current_asset()
         if asset is None:
             return
-        name = f"{asset}.connect"
+        name = f"{asset}.{name}"
     _reached[name] += 1
     if name != point or _reached[name] != nth:
         return

@@ -1,9 +1,17 @@
 """Writing the ledger (SPEC section 4): a window of days replaced in one transaction.
 
-``post_days`` deletes exactly the days' rows from ledger.journal_lines, vouchers, gl_daily and
-quarantine and COPYs the new ones in, all in one transaction under a per-day advisory lock. A
-rerun therefore leaves the same rows; a crash (or a failed check inside the transaction) leaves
-the previous ones; two runs of the same day wait for each other instead of double-posting.
+``post_days`` replaces exactly the days' rows of ledger.journal_lines, vouchers, gl_daily and
+quarantine, all in one transaction under a per-day advisory lock. A rerun therefore leaves the
+same rows; a crash (or a failed check inside the transaction) leaves the previous ones; two runs
+of the same day wait for each other instead of double-posting.
+
+ledger.journal_lines, the big one, is partitioned by day (sql/migrations/0011_day_partitions.sql,
+which explains the locking): a day's lines are COPY'd into a new, unindexed table of their own
+(``ledger.open_day``), indexed once loaded and swapped in for the day's partition
+(``ledger.close_day``), which is cheaper than maintaining the indexes row by row and than deleting
+the previous lines. Vouchers, GL rows and quarantine are deleted and COPY'd. Replacing a day's
+partition locks ledger.journal_lines exclusively until COMMIT, so the swap comes last.
+
 Under the locks and before anything is written it refuses days in a closed period
 (journal_pipeline.periods); after the COPY it records what each day now holds in
 ``ledger.posted_days``, in the same transaction (the late-data sensor reads it).
@@ -23,6 +31,7 @@ from journal_pipeline.domain.gl import GL_AMOUNT
 from journal_pipeline.periods import refuse_closed_periods
 
 LEDGER_TABLES = ("journal_lines", "vouchers", "gl_daily", "quarantine")
+REPLACED_IN_PLACE = ("vouchers", "gl_daily", "quarantine")  # deleted and COPY'd; the lines are swapped in
 
 # Namespace of the per-day advisory locks: (namespace, days since 1970-01-01).
 DAY_LOCK_NAMESPACE = 0x4A4C  # "JL"
@@ -61,17 +70,35 @@ def post_days(
             raise ValueError(f"{name} has {outside.height} rows outside {first_day}..{last_day}: nothing was posted")
     lock_days(conn, days)
     refuse_closed_periods(conn, first_day, last_day, _companies(frames))
-    replaced = {}
-    for table in LEDGER_TABLES:
+    counts = dict.fromkeys(LEDGER_TABLES, 0)
+    replaced = dict.fromkeys(LEDGER_TABLES, 0)
+    for day in days:
+        conn.execute("SELECT ledger.open_day(%s)", (day,))
+        lines = frames["journal_lines"].filter(pl.col("journal_date") == day)
+        counts["journal_lines"] += copy_from_polars(conn, sql.Identifier("ledger", new_day_table(day)), lines)
+    for table in REPLACED_IN_PLACE:
         cur = conn.execute(
             sql.SQL("DELETE FROM {} WHERE journal_date BETWEEN %s AND %s").format(sql.Identifier("ledger", table)),
             (first_day, last_day),
         )
         replaced[table] = cur.rowcount
-    counts = {table: copy_from_polars(conn, sql.Identifier("ledger", table), frames[table]) for table in LEDGER_TABLES}
+        counts[table] = copy_from_polars(conn, sql.Identifier("ledger", table), frames[table])
+    for day in days:  # last: replacing a day's partition locks ledger.journal_lines exclusively until COMMIT
+        row = conn.execute("SELECT ledger.close_day(%s)", (day,)).fetchone()
+        replaced["journal_lines"] += row[0] if row else 0
     conn.execute(_REPLACE_POSTED_DAYS_DELETE, {"first_day": first_day, "last_day": last_day})
     conn.execute(_REPLACE_POSTED_DAYS_INSERT, {"first_day": first_day, "last_day": last_day})
     return PostingCounts(replaced=replaced, **counts)
+
+
+def day_partition(day: dt.date) -> str:
+    """The name of ``day``'s partition of ledger.journal_lines (as ledger.day_table names it)."""
+    return f"journal_lines_{day:%Y%m%d}"
+
+
+def new_day_table(day: dt.date) -> str:
+    """The table ``ledger.open_day`` creates for ``day``'s new journal lines."""
+    return f"{day_partition(day)}_new"
 
 
 def _companies(frames: dict[str, pl.DataFrame]) -> list[int]:

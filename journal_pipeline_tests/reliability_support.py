@@ -30,7 +30,7 @@ PIPELINE_APPS = "journal-pipeline%"
 
 
 def wait_until(
-    condition: Callable[[], T], *, what: str, timeout: float = 120, diagnose: Callable[[], str] = lambda: ""
+    condition: Callable[[], T], *, what: str, timeout: float = 300, diagnose: Callable[[], str] = lambda: ""
 ) -> T:
     """Poll ``condition`` until it returns something truthy and return that; fail, saying what did
     not happen and ``diagnose()``, after ``timeout`` seconds. (A bound, not a timing assertion.)"""
@@ -125,12 +125,21 @@ def wait_for_pipeline_backends_to_end(db: Database, timeout: float = 60) -> None
     )
 
 
-def copy_waiting_on_a_row(db: Database) -> list[tuple]:
-    """The posting connections whose COPY is waiting for another transaction (a row lock)."""
+def postings_waiting_on_the_ledger(db: Database) -> list[tuple]:
+    """The posting connections waiting for a lock on a ledger table (one the test holds): at the
+    swap of ``ledger.close_day``, every row of the posting written, nothing committed."""
     return db.rows(
         "SELECT a.pid, left(a.query, 60) FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid "
         "WHERE a.datname = current_database() AND a.application_name = 'journal-pipeline post' "
-        "AND a.query LIKE 'COPY %%' AND l.locktype = 'transactionid' AND NOT l.granted"
+        "AND l.locktype = 'relation' AND NOT l.granted"
+    )
+
+
+def posting_in_its_copy(db: Database) -> list[tuple]:
+    """The posting connections in the middle of a COPY (the server waiting for the rest of it)."""
+    return db.rows(
+        "SELECT pid, left(query, 60) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND application_name = 'journal-pipeline post' AND state = 'active' AND query LIKE 'COPY %%'"
     )
 
 
@@ -148,26 +157,22 @@ def day_lock_holders(db: Database, day: dt.date, *, granted: bool) -> list[tuple
     )
 
 
-BLOCKING_LINE_SQL = (
-    "INSERT INTO ledger.journal_lines (journal_date, company_id, journal_type, journal_no, line_no, txn_id, "
-    "account_code, period, dc, amount_base, amount_txn, currency, fx_rate) "
-    "VALUES (%s, 1, 'BLOCK', 1, %s, %s, 'BLOCK', 0, 'D', 0, 0, 'XXX', 1)"
-)
-
-
 @contextmanager
-def a_row_in_the_way(db: Database, day: dt.date, txn_id: int, line_no: int) -> Iterator[None]:
-    """Hold, uncommitted, a journal line with the key a posting of ``day`` is about to COPY: the
-    posting's COPY inserts the rows before it and then waits for this transaction, in the middle
-    of the COPY, for as long as the block lasts. Rolled back afterwards (never visible to anyone)."""
+def holding_the_ledger(db: Database) -> Iterator[contextlib.ExitStack]:
+    """Read ledger.journal_lines in an open transaction of the test's own: a posting writes all
+    its rows, then waits at the swap (``ledger.close_day`` locks the parents exclusively) for as
+    long as this lasts. Rolled back afterwards, or when the test closes what it yields."""
     conn = db.connect(autocommit=False)
-    try:
-        conn.execute(BLOCKING_LINE_SQL, (day, line_no, txn_id))
-        yield
-    finally:
+
+    def release() -> None:
         with contextlib.suppress(psycopg.OperationalError):  # a test may have stopped the server meanwhile
             conn.rollback()
         conn.close()
+
+    with contextlib.ExitStack() as hold:
+        hold.callback(release)
+        conn.execute("LOCK TABLE ledger.journal_lines IN ACCESS SHARE MODE")
+        yield hold  # hold.close() releases it early
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from decimal import Decimal
 import polars as pl
 
 from journal_pipeline.audit.diff import localise_changes
+from journal_pipeline.audit.encoding import in_leaf_order
 from journal_pipeline.audit.leaves import digest_day, unpack_identities
 from journal_pipeline_tests.test_audit_encoding import LINE
 
@@ -17,7 +18,12 @@ DAY = dt.date(2024, 7, 18)
 def sealed_and_now(sealed_lines: list[dict[str, object]], now_lines: list[dict[str, object]]) -> list[tuple]:
     sealed, now = digest_day(pl.DataFrame(sealed_lines)), digest_day(pl.DataFrame(now_lines))
     findings = localise_changes(
-        unpack_identities(sealed.identities), sealed.leaves, now.lines, now.leaves, partition_date=DAY, seal_seq=7
+        unpack_identities(sealed.identities),
+        sealed.leaves,
+        in_leaf_order(pl.DataFrame(now_lines)),  # the digest's leaf order
+        now.leaves,
+        partition_date=DAY,
+        seal_seq=7,
     )
     return [(f.kind, f.txn_id, f.line_no, f.leaf_index) for f in findings]
 

@@ -10,10 +10,12 @@ import datetime as dt
 import threading
 from decimal import Decimal
 
+import dagster as dg
 import polars as pl
 import psycopg
 import pytest
 
+from journal_pipeline.audit import store
 from journal_pipeline.audit.chain import GENESIS_HASH, seal_hash
 from journal_pipeline.audit.encoding import LINE_IDENTITY, EncodingError
 from journal_pipeline.audit.leaves import digest_day
@@ -28,6 +30,9 @@ from journal_pipeline.audit.seal import (
     seal_partitions,
     verify,
 )
+from journal_pipeline.audit.seal_check import check_new_seals
+from journal_pipeline.defs.maintenance import verify_audit_trail
+from journal_pipeline.defs.resources import JournalDatabase
 
 DAY = dt.date(2024, 7, 18)
 NEXT_DAY = dt.date(2024, 7, 19)
@@ -154,7 +159,7 @@ def test_reading_the_ledger_keeps_every_text_value_exact(db):
         description='Café "déjà", vu\r\nline two,\t~ 3:', cost_center="", counterparty=None, document_ref="  padded  "
     )
     nasty[1].update(description="", amount_txn=Decimal("20.0500000"))  # scale is not content
-    nasty[2].update(description="\\N", cost_center="NULL")
+    nasty[2].update(description="\\N", cost_center="NULL", document_ref="")  # '' in the last column too
     insert_lines(db, nasty)
     with psycopg.connect(db.pipeline_url) as conn:
         read = read_day_lines(conn, DAY)
@@ -162,7 +167,7 @@ def test_reading_the_ledger_keeps_every_text_value_exact(db):
     assert values == [
         ('Café "déjà", vu\r\nline two,\t~ 3:', "", None, "  padded  "),
         ("", None, "ACME", "INV-1001"),
-        ("\\N", "NULL", "ACME", "INV-1001"),
+        ("\\N", "NULL", "ACME", ""),
     ]
     (sealed,) = seal(db, DAY)
     assert sealed.merkle_root == digest_day(pl.DataFrame(nasty)).root
@@ -607,3 +612,141 @@ def test_leaf_hashes_and_seal_hashes_follow_the_documented_bytes(sealed_day):
             """
         ).fetchall()
     assert recomputed == [(1, True, True), (2, True, True)]
+
+
+# --- reading a day block by block ---------------------------------------------------------------
+
+
+def test_a_day_read_in_blocks_is_the_day_read_whole(sealed_day):
+    with psycopg.connect(sealed_day.pipeline_url) as conn:
+        whole = read_day_lines(conn, DAY)
+        blocks: list[pl.DataFrame] = []
+        store.read_day_lines_in_blocks(conn, DAY, blocks.append, block_bytes=1)  # one line a block
+        digest = store.digest_ledger_day(conn, DAY)
+    assert len(blocks) == whole.height == 12
+    assert pl.concat(blocks).sort(list(LINE_IDENTITY)).equals(whole.sort(list(LINE_IDENTITY)))
+    assert digest == digest_day(whole)
+    assert digest.root == sealed_day.scalar("SELECT merkle_root FROM audit.seals WHERE seal_seq = 1")
+
+
+def test_a_block_that_does_not_encode_leaves_the_snapshot_usable(sealed_day):
+    sealed_day.rows(
+        "UPDATE ledger.journal_lines SET amount_txn = 'NaN' WHERE txn_id = 1001 AND line_no = 1 RETURNING 1"
+    )
+    with psycopg.connect(sealed_day.pipeline_url) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        handled: list[int] = []
+
+        def refuse_the_first(block: pl.DataFrame) -> None:
+            handled.append(block.height)
+            raise EncodingError("refused")
+
+        with pytest.raises(EncodingError, match="refused"):
+            store.read_day_lines_in_blocks(conn, DAY, refuse_the_first, block_bytes=1)
+        assert handled == [1]  # the rest of the COPY was read and dropped, not handed on...
+        assert conn.execute("SELECT count(*) FROM ledger.journal_lines").fetchone() == (18,)  # ...nor cancelled
+        with pytest.raises(EncodingError, match="is not a plain decimal number"):
+            store.digest_ledger_day(conn, DAY)
+        assert store.digest_ledger_day(conn, NEXT_DAY).line_count == 6
+
+
+def test_an_error_on_the_server_in_the_middle_of_the_copy_is_raised(sealed_day, monkeypatch):
+    failing = store._DAY_LINES_COPY.replace("AS null_mask", "+ 0 * (1 / (txn_id - 1003)) AS null_mask")
+    assert failing != store._DAY_LINES_COPY
+    monkeypatch.setattr(store, "_DAY_LINES_COPY", failing)
+    with psycopg.connect(sealed_day.pipeline_url) as conn:
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            store.digest_ledger_day(conn, DAY)
+        conn.rollback()
+        assert conn.execute("SELECT count(*) FROM audit.seals").fetchone() == (2,)
+
+
+# --- the blocking check of audit_seals: seal_check.check_new_seals ---------------------------------
+
+
+def check_new(db, seals):
+    with psycopg.connect(db.pipeline_url) as conn:
+        return check_new_seals(conn, seals)
+
+
+def test_new_seals_check_out_against_the_ledger_as_sql_counts_it(db):
+    insert_lines(db, day_lines(DAY, 1001, 3) + day_lines(DAY, 2001, 1, company_id=2) + day_lines(NEXT_DAY, 3001, 2))
+    seals = seal(db, DAY, NEXT_DAY)
+    report = check_new(db, seals)
+    assert report.ok, report.findings
+    assert (report.seals_checked, report.events_checked, report.days_checked, report.lines_checked) == (
+        2,
+        2,
+        [DAY, NEXT_DAY],
+        18,
+    )
+    (empty,) = seal(db, dt.date(2024, 7, 20))
+    assert check_new(db, [empty]).ok
+    (resealed,) = seal(db, DAY, run_id="run-2")
+    assert resealed.supersedes_seq == 1
+    assert check_new(db, [resealed]).ok
+
+
+def test_the_check_catches_a_seal_that_does_not_cover_the_day(sealed_day):
+    with psycopg.connect(sealed_day.pipeline_url) as conn:
+        seals = [store.read_seal(conn, 1), store.read_seal(conn, 2)]
+    assert check_new(sealed_day, seals).ok
+    sealed_day.rows("DELETE FROM ledger.journal_lines WHERE txn_id = 2001 AND line_no = 3 RETURNING 1")
+    report = check_new(sealed_day, seals)
+    assert [(f.kind, f.seal_seq) for f in report.findings] == [("day_changed", 1)]
+    assert "has 11 lines of 2024-07-18 (debit 506.40, credit 386.10); seal 1 sealed 12" in report.findings[0].message
+
+
+def test_the_check_catches_other_lines_with_the_same_count_and_totals(sealed_day):
+    sealed_day.rows("UPDATE ledger.journal_lines SET line_no = 4 WHERE txn_id = 3002 AND line_no = 3 RETURNING 1")
+    with psycopg.connect(sealed_day.pipeline_url) as conn:
+        report = check_new_seals(conn, [store.read_seal(conn, 2)])
+    assert [(f.kind, f.seal_seq) for f in report.findings] == [("day_changed", 2)]
+    assert "identities (company_id, txn_id, line_no) differ" in report.findings[0].message
+
+
+def test_the_check_catches_seals_and_leaves_not_stored_as_appended(sealed_day):
+    with psycopg.connect(sealed_day.pipeline_url) as conn:
+        seals = [store.read_seal(conn, 1), store.read_seal(conn, 2)]
+    as_superuser_without_triggers(
+        sealed_day,
+        "UPDATE audit.seals SET run_id = 'innocent' WHERE seal_seq = 1",
+        "UPDATE audit.seal_leaves SET identities = overlay(identities placing '\\x09' from 4) WHERE seal_seq = 2",
+        "UPDATE audit.events SET run_id = 'innocent' WHERE event_seq = 2",
+    )
+    found = [(f.kind, f.partition_date) for f in check_new(sealed_day, seals).findings]
+    assert found == [("seal_edited", DAY), ("event_edited", NEXT_DAY), ("leaves_edited", NEXT_DAY)]
+    as_superuser_without_triggers(sealed_day, "UPDATE audit.events SET payload = '{}' WHERE event_seq = 1")
+    assert ("seal_event_mismatch", DAY) in [(f.kind, f.partition_date) for f in check_new(sealed_day, seals).findings]
+
+
+def test_the_check_leaves_re_hashing_the_lines_to_verify(sealed_day):
+    """Two lines trade amounts: count, totals and identities are unchanged, only the leaves differ."""
+    sealed_day.rows(
+        "UPDATE ledger.journal_lines l SET amount_base = o.amount_base, amount_txn = o.amount_txn "
+        "FROM ledger.journal_lines o WHERE l.journal_date = %s AND o.journal_date = l.journal_date "
+        "AND l.txn_id = 1001 AND o.txn_id = 1001 AND l.line_no IN (1, 2) AND o.line_no = 3 - l.line_no RETURNING 1",
+        (DAY,),
+    )
+    with psycopg.connect(sealed_day.pipeline_url) as conn:
+        assert check_new_seals(conn, [store.read_seal(conn, 1)]).ok  # by design: see seal_check
+    assert ("line_edited", DAY, 1, 1001, 1) in kinds(check(sealed_day, date=DAY))
+
+
+# --- the weekly full verification: maintenance.verify_audit_trail ---------------------------------
+
+
+def test_the_weekly_verification_recomputes_the_whole_trail_and_fails_naming_a_finding(sealed_day):
+    database = JournalDatabase(url=sealed_day.pipeline_url)
+    (output,) = verify_audit_trail(dg.build_op_context(), database=database)
+    assert {key: output.metadata[key].value for key in ("seals", "events", "days", "lines", "findings")} == {
+        "seals": 2,
+        "events": 2,
+        "days": 2,
+        "lines": 18,
+        "findings": 0,
+    }
+    sealed_day.rows("UPDATE ledger.journal_lines SET description = 'x' WHERE txn_id = 3001 AND line_no = 2 RETURNING 1")
+    with pytest.raises(dg.Failure, match="audit verification failed: 2 finding") as failed:
+        list(verify_audit_trail(dg.build_op_context(), database=database))
+    assert "company 1 txn 3001 line 2" in failed.value.metadata["first_findings"].value

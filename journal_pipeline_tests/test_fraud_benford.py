@@ -119,3 +119,23 @@ def test_the_first_digit_chart_compares_each_company_with_the_law():
     assert overall["observed"].to_list() == [0.75, 0.25, 0, 0, 0, 0, 0, 0, 0]
     assert overall["expected"].to_list() == pytest.approx(BENFORD)
     assert chart.filter(pl.col("company_id") == 1)["n"].unique().to_list() == [4]
+
+
+def test_digits_are_exact_at_the_edges_of_a_power_of_ten():
+    rows = [
+        entry(1, amount="9.999999999999999999"),  # a float would round it up to 10
+        entry(2, amount="10.000000000000000000"),
+        entry(3, amount="9999999999999999.99"),  # 16 whole digits
+        entry(4, amount="0.000000000000000001"),  # the smallest unit: first digit 1, no cents
+        entry(5, amount="100", currency="JPY"),
+        entry(6, amount="1.00"),
+    ]
+    columns = ["txn_id", "first_digit", "first_two_digits", "last_two_digits"]
+    assert benford.digits(entries(rows)).select(columns).rows() == [
+        (1, 9, None, 99),
+        (2, 1, 10, 0),
+        (3, 9, 99, 99),
+        (4, 1, None, None),
+        (5, 1, 10, 0),
+        (6, 1, None, 0),
+    ]

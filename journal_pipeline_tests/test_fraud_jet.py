@@ -334,3 +334,22 @@ def test_a_decimal_amount_keeps_its_cents_in_the_evidence():
     pop = population([earlier, entry(2, amount="0.10", document_ref="R")])
     assert pop.entries["amount_txn"][0] == Decimal("0.10")
     assert flagged(jet.duplicate(pop, CONFIG))[2].startswith("same counterparty ACME Ltd, amount 0.10 GBP")
+
+
+def test_the_keyword_prefilter_keeps_every_description_the_regex_matches():
+    descriptions = [
+        "Write\u00a0off of old balance",  # a no-break space is white space to the regex
+        "\u017fuspense clearing",  # a long s folds to s
+        "PER  CFO request",
+        "Miscellaneous – Café",
+        "Office supplies – ACME Ltd",
+        "Überweisung adjust",
+        "readjusted invoice",
+        "",
+    ]
+    pop = population([entry(k, description=d) for k, d in enumerate(descriptions, start=1)])
+    pattern = jet.keyword_pattern(CONFIG.keywords)
+    everywhere = pop.scored.filter(pl.col("description").str.extract(pattern, 1).is_not_null())
+    found = flagged(jet.suspicious_keyword(pop, CONFIG))
+    assert set(found) == set(everywhere["txn_id"]) == {1, 2, 3, 4, 6}
+    assert found[2] == 'description "\u017fuspense clearing" contains "\u017fuspense"'

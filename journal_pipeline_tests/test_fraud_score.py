@@ -12,8 +12,8 @@ import pytest
 
 from journal_pipeline.defs.assets.fraud import FraudScoringConfig
 from journal_pipeline.fraud.config import DEFAULT_WEIGHTS, TESTS, FraudConfig, model_version
-from journal_pipeline.fraud.features import Population
 from journal_pipeline.fraud.jet import ALL_TESTS
+from journal_pipeline.fraud.population import Population
 from journal_pipeline.fraud.score import SCORE_SCHEMA, combine, score_window
 from journal_pipeline_tests.test_fraud_support import DAY, entries, entry, synthetic_entries
 

@@ -13,7 +13,8 @@ from decimal import Decimal
 import numpy as np
 import polars as pl
 
-from journal_pipeline.fraud.features import ENTRY_SCHEMA, Population
+from journal_pipeline.fraud.features import ENTRY_SCHEMA
+from journal_pipeline.fraud.population import Population
 
 DAY = dt.date(2024, 7, 18)  # a Thursday
 

@@ -2,25 +2,24 @@
 of different days post in parallel.
 
 Real processes (``journal-pipeline run``), one Dagster instance between them. No timing: the test
-makes the overlap certain by holding a lock or a row the runs need, and proves it from pg_locks.
+makes the overlap certain by holding a lock the runs need, and proves it from pg_locks.
 """
 
 from __future__ import annotations
 
-import contextlib
 from decimal import Decimal
 
 from journal_pipeline.cli import main
 from journal_pipeline_tests import cases
 from journal_pipeline_tests.reliability_support import (
-    a_row_in_the_way,
-    copy_waiting_on_a_row,
     day_lock_holders,
     holding_the_day_lock,
+    holding_the_ledger,
     log_says,
     pipeline_backends,
     pipeline_env,
     pipeline_process,
+    postings_waiting_on_the_ledger,
     run_command,
     tail,
     wait_until,
@@ -95,25 +94,23 @@ def test_runs_of_different_days_post_in_parallel(db, tmp_path, capsys):
     env = pipeline_env(db, tmp_path / "storage", tmp_path / "dagster")
     logs = [tmp_path / "day.log", tmp_path / "next_day.log"]
 
-    # each posting takes its day's lock, then its COPY waits on a row in its way: if the two days
-    # were serialised, the second could not take its lock while the first holds its own
-    rows_in_the_way = contextlib.ExitStack()
-    rows_in_the_way.enter_context(a_row_in_the_way(db, cases.DAY, txn_id=101, line_no=1))
-    rows_in_the_way.enter_context(a_row_in_the_way(db, cases.NEXT_DAY, txn_id=120, line_no=1))
+    # each posting takes its day's lock, writes its rows, then waits to swap them in while the test
+    # reads the ledger: if the two days were serialised, the second could not take its day lock
+    # while the first holds its own
     with (
-        rows_in_the_way,
+        holding_the_ledger(db) as reading,
         pipeline_process(run_command(cases.DAY, cases.DAY), env, logs[0]) as first,
         pipeline_process(run_command(cases.NEXT_DAY, cases.NEXT_DAY), env, logs[1]) as second,
     ):
         wait_until(
-            lambda: len(copy_waiting_on_a_row(db)) == 2,
-            what="both postings in their COPY",
+            lambda: len(postings_waiting_on_the_ledger(db)) == 2,
+            what="both postings waiting on the ledger tables",
             diagnose=lambda: f"{pipeline_backends(db)}\n{tail(logs[0])}\n{tail(logs[1])}",
         )
         holders = day_lock_holders(db, cases.DAY, granted=True) + day_lock_holders(db, cases.NEXT_DAY, granted=True)
         assert [app for _, app in holders] == ["journal-pipeline post"] * 2
         assert holders[0][0] != holders[1][0]  # two sessions, each holding its own day, at the same moment
-        rows_in_the_way.close()  # both COPYs go on
+        reading.close()  # both postings go on
         for proc, log in zip((first, second), logs, strict=True):
             assert proc.wait(timeout=180) == 0, tail(log)
 

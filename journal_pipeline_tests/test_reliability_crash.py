@@ -2,12 +2,12 @@
 ``audit verify`` passes and a rerun completes.
 
 Each test posts the two case days once, then runs ``journal-pipeline run`` for them again in its
-own process and SIGKILLs it at one point (journal_pipeline.faults, or, in the middle of the COPY,
-a row the COPY has to wait for). The source is unchanged between the runs, so "the ledger as it
-was" is exact whichever side of the posting's COMMIT the kill lands: before it the server rolls
-the transaction back; after it the run had replaced the days with the very same rows (posting is
-deterministic and replaces whole days). What a kill after COMMIT means when the source did change
-is in test_reliability_late_data.py: the sensor reseals the day.
+own process and SIGKILLs it at one point (journal_pipeline.faults). The source is unchanged
+between the runs, so "the ledger as it was" is exact whichever side of the posting's COMMIT the
+kill lands: before it the server rolls the transaction back; after it the run had replaced the
+days with the very same rows (posting is deterministic and replaces whole days). What a kill
+after COMMIT means when the source did change is in test_reliability_late_data.py: the sensor
+reseals the day.
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ from journal_pipeline.runner import materialize_window
 from journal_pipeline_tests import cases
 from journal_pipeline_tests.ledger_state import LEDGER_TABLES, ledger_fingerprint
 from journal_pipeline_tests.reliability_support import (
-    a_row_in_the_way,
-    copy_waiting_on_a_row,
     log_says,
     pipeline_backends,
     pipeline_env,
     pipeline_process,
+    posting_in_its_copy,
     run_command,
     sigkill,
     tail,
@@ -116,17 +115,14 @@ def test_a_run_killed_in_the_middle_of_the_posting_copy_leaves_the_ledger_as_it_
     late = cases._txn(125, 1, "SALES_INVOICE", cases._data("40.00", tax="8.00"))
     with db.connect() as conn:
         conn.execute("INSERT INTO legacy.src_transactions VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", late)
-    env = pipeline_env(db, tmp_path / "storage", tmp_path / "dagster")
+    env = with_fault(pipeline_env(db, tmp_path / "storage", tmp_path / "dagster"), "gl_postings.copy:pause")
     log = tmp_path / "run.log"
-    # txn 125 is company 1's last journal of the day: the COPY inserts the 12 lines before its
-    # first line, then waits for the transaction holding that key, until the kill.
-    with (
-        a_row_in_the_way(db, cases.DAY, txn_id=125, line_no=1),
-        pipeline_process(run_command(cases.DAY, cases.NEXT_DAY), env, log) as proc,
-    ):
+    # the run stops in its first COPY (the day's journal lines, into the table that would replace
+    # the day's partition): rows sent, the COPY not ended, the server waiting for the rest
+    with pipeline_process(run_command(cases.DAY, cases.NEXT_DAY), env, log) as proc:
         wait_until(
-            lambda: copy_waiting_on_a_row(db),
-            what="the posting's COPY into ledger.journal_lines waiting on a row",
+            lambda: log_says(log, "fault injection: paused at gl_postings.copy") and posting_in_its_copy(db),
+            what="the posting paused in the middle of its COPY",
             diagnose=lambda: f"{pipeline_backends(db)}\n{tail(log)}",
         )
         sigkill(proc)
@@ -154,7 +150,7 @@ def test_fault_injection_does_nothing_unless_armed_and_refuses_unknown_points(mo
     monkeypatch.setenv(ARMED_ENV, "yes")
     fault_point("gl_postings.commit")  # armed with the wrong phrase: still nothing
     with pytest.raises(FaultInjectionError, match=r"points: source_transactions.connect, "):
-        parse("gl_postings.copy:kill")
+        parse("gl_postings.halfway:kill")
     with pytest.raises(FaultInjectionError, match=r"actions: kill, pause"):
         parse("gl_postings.commit:explode")
     assert parse("audit_seals.seal#2:pause") == ("audit_seals.seal", 2, "pause")

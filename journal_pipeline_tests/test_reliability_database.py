@@ -4,7 +4,8 @@ nothing half written.
 These tests stop and start a PostgreSQL server of their own (its own JOURNAL_HOME), never the
 one the rest of the suite shares. The server is stopped the way an operator or a failover does
 it (``pg_ctl stop``, fast mode: sessions terminated, open transactions rolled back) while the run
-is posting, its COPY held in the middle by a row the test has in the way.
+is posting: every row of the posting written, nothing committed, the posting waiting to swap the
+day's journal lines in while the test reads the ledger.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from journal_pipeline_tests import cases
 from journal_pipeline_tests.conftest import TEMPLATE, Database, clone_database, drop_database, using
 from journal_pipeline_tests.ledger_state import ledger_fingerprint
 from journal_pipeline_tests.reliability_support import (
-    a_row_in_the_way,
-    copy_waiting_on_a_row,
+    holding_the_ledger,
     pipeline_backends,
+    postings_waiting_on_the_ledger,
     wait_until,
 )
 
@@ -112,14 +113,14 @@ def test_a_run_started_while_the_database_is_down_waits_for_it_and_completes(own
     assert main(["audit", "verify"]) == 0, capsys.readouterr()
 
 
-def stop_the_server_mid_copy(home: Path, db: Database, *, restart: bool) -> threading.Thread:
-    """A thread that waits for the posting's COPY to be held by the row in its way, then stops the
-    server (and, if asked, starts it again at once)."""
+def stop_the_server_mid_posting(home: Path, db: Database, *, restart: bool) -> threading.Thread:
+    """A thread that waits for the posting to have written its rows and to wait for the ledger the
+    test holds, then stops the server (and, if asked, starts it again at once)."""
 
     def stop() -> None:
         wait_until(
-            lambda: copy_waiting_on_a_row(db),
-            what="the posting's COPY waiting on the row in its way",
+            lambda: postings_waiting_on_the_ledger(db),
+            what="the posting waiting on the ledger the test holds",
             diagnose=lambda: str(pipeline_backends(db)),
         )
         embedded.stop(home)
@@ -142,8 +143,8 @@ def test_the_database_stopped_while_posting_fails_the_run_clearly_and_nothing_is
     monkeypatch.setenv("JOURNAL_STEP_RETRIES", "0")
     monkeypatch.setenv("JOURNAL_CONNECT_ATTEMPTS", "2")
 
-    with a_row_in_the_way(own_db, cases.DAY, txn_id=125, line_no=1):
-        stopper = stop_the_server_mid_copy(home, own_db, restart=False)
+    with holding_the_ledger(own_db):
+        stopper = stop_the_server_mid_posting(home, own_db, restart=False)
         result = materialize_window(cases.DAY, cases.NEXT_DAY, instance=instance, raise_on_error=False)
         stopper.join(timeout=120)
 
@@ -173,8 +174,8 @@ def test_the_database_restarted_while_posting_is_retried_with_backoff_and_the_ru
     with own_db.connect() as conn:
         conn.execute("INSERT INTO legacy.src_transactions VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", LATE_INVOICE)
 
-    with a_row_in_the_way(own_db, cases.DAY, txn_id=125, line_no=1):
-        restarter = stop_the_server_mid_copy(home, own_db, restart=True)
+    with holding_the_ledger(own_db):
+        restarter = stop_the_server_mid_posting(home, own_db, restart=True)
         result = materialize_window(cases.DAY, cases.NEXT_DAY, instance=instance, raise_on_error=False)
         restarter.join(timeout=120)
 

@@ -9,7 +9,9 @@ Pure (bytes and DataFrames in, bytes and findings out):
 - ``diff``: naming the lines of a day that changed since it was sealed;
 - ``report``: findings and the verification report.
 
-Database side (psycopg 3): ``store`` (reads), ``seal`` (seal_partitions, record_event, head, and
-the re-exported verify and prove), ``verification`` (verify), ``proof`` (prove).
+Database side (psycopg 3): ``store`` (reads: a day's lines block by block, seals, events),
+``seal`` (seal_partitions, record_event, head, and the re-exported verify and prove),
+``seal_check`` (check_new_seals: the cheap blocking check of ``audit_seals``), ``verification``
+(verify: the full recomputation), ``proof`` (prove).
 Command line: ``commands`` (``journal-pipeline audit verify|prove|head``). Timing: ``bench``.
 """

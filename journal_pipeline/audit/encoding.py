@@ -68,6 +68,7 @@ import polars as pl
 ENCODING_VERSION: Final = "journal_line/v1"
 NULL_FIELD: Final = "~"
 LEAF_PREFIX: Final = b"\x00"
+LEAF_HASH_SIZE: Final = 32
 
 FieldKind = Literal["date", "int", "text", "decimal_2", "decimal_8", "decimal_minimal"]
 
@@ -147,7 +148,10 @@ def _decimal_text(lines: pl.DataFrame, name: str, scale: int | None) -> pl.Serie
     if lines.schema[name].is_float():
         raise EncodingError(f"{name} is a floating-point column: pass exact decimals (String or Decimal)")
     text = lines.get_column(name).cast(pl.String)
-    if (text.str.contains(_canonical_pattern(scale)) & ~text.str.contains(_NEGATIVE_ZERO)).all():
+    canonical = text.str.contains(_canonical_pattern(scale))
+    if text.str.starts_with("-").any():  # only a negative value can be a "-0"
+        canonical &= ~text.str.contains(_NEGATIVE_ZERO)
+    if canonical.all():
         return text.alias(name)  # already canonical, as PostgreSQL writes numeric(18,2) and (18,8)
     _refuse_offenders(lines, text.is_not_null() & ~text.str.contains(_DECIMAL), name, "is not a plain decimal number")
     # Computed in stages, each column materialised once (an expression reused in several places
@@ -221,20 +225,41 @@ _LOOKUP_LIMIT: Final = 1 << 16
 def _encoding_expr(texts: pl.DataFrame, prefix: str = "") -> pl.Expr:
     """``prefix`` and the netstrings of the columns of :func:`field_texts`, as one String expression.
 
-    Equivalent to concatenating :func:`netstring` of each column; faster, because "<length>:" is
-    gathered from a small table of the lengths in use rather than formatted once per value.
+    Equivalent to concatenating :func:`netstring` of each column, and faster: a row costs about
+    one step per piece concatenated, so each field is two pieces, the text before its value and
+    the value. The text before a value is looked up in a small table of every length in use,
+    indexed by the value's byte length, whether it is NULL and whether the field before it was
+    NULL: ``,<length>:`` (the comma closes the previous netstring) or ``,~``, and the same without
+    the comma after a NULL field (``~`` has none). NULL values themselves are skipped; one last
+    piece closes the last netstring.
     """
     longest = texts.select(pl.max_horizontal(pl.col(name).str.len_bytes().max() for name in FIELD_NAMES)).item()
-    if (longest or 0) > _LOOKUP_LIMIT:
+    longest = longest or 0
+    if longest > _LOOKUP_LIMIT:
         return pl.concat_str([pl.lit(prefix), *(netstring(pl.col(name)) for name in FIELD_NAMES)])
-    heads = pl.Series([f"{length}:" for length in range((longest or 0) + 1)], dtype=pl.String)
-    framed = (
-        pl.concat_str([pl.lit(heads).gather(pl.col(name).str.len_bytes()), pl.col(name), pl.lit(",")]).fill_null(
-            NULL_FIELD
-        )
-        for name in FIELD_NAMES
+    heads = [f"{length}:" for length in range(longest + 1)] + [NULL_FIELD]  # position longest + 1: NULL
+    after_null = len(heads)  # offset of the heads without a comma, for a field after a NULL field
+    before_value = pl.Series([*(f",{head}" for head in heads), *heads], dtype=pl.String)
+    first_head = pl.Series([prefix + head for head in heads], dtype=pl.String)
+    nullable = {field.name for field in JOURNAL_LINE_FIELDS if field.nullable}
+    pieces: list[pl.Expr] = []
+    for position, name in enumerate(FIELD_NAMES):
+        index = pl.col(name).str.len_bytes()
+        if name in nullable:
+            index = index.fill_null(longest + 1)
+        previous = FIELD_NAMES[position - 1] if position else None
+        if previous is None:
+            table = first_head
+        else:
+            table = before_value
+            if previous in nullable:
+                index = index + pl.col(previous).is_null().cast(pl.UInt32) * after_null
+        pieces += [pl.lit(table).gather(index), pl.col(name)]
+    last = FIELD_NAMES[-1]
+    pieces.append(
+        pl.when(pl.col(last).is_null()).then(pl.lit("")).otherwise(pl.lit(",")) if last in nullable else pl.lit(",")
     )
-    return pl.concat_str([pl.lit(prefix), *framed])
+    return pl.concat_str(pieces, ignore_nulls=True)
 
 
 def canonical_encodings(lines: pl.DataFrame) -> pl.Series:
@@ -259,16 +284,24 @@ def in_leaf_order(lines: pl.DataFrame) -> pl.DataFrame:
     return ordered
 
 
-def leaf_hashes(lines: pl.DataFrame) -> list[bytes]:
-    """``SHA-256(0x00 || encoding)`` of every line, in the given row order.
+def leaf_hash_blob(lines: pl.DataFrame) -> bytes:
+    """``SHA-256(0x00 || encoding)`` of every line, in the given row order, back to back (32 bytes each).
 
     The 0x00 prefix is added as a leading U+0000 in the encoded text (one 0x00 byte in UTF-8), so
-    each hash is a single call on bytes that Polars has already laid out.
+    each hash is a single call on bytes that Polars has already laid out. The calls themselves are
+    the one per-line Python loop left: hashlib has no batch interface, and it is about three times
+    faster than DuckDB's ``sha256()`` or PostgreSQL's on these short inputs.
     """
     texts = field_texts(lines)
-    prefixed = texts.select(_encoding_expr(texts, "\x00").cast(pl.Binary)).to_series()
+    prefixed = texts.lazy().select(_encoding_expr(texts, "\x00").cast(pl.Binary)).collect().to_series()
     sha256 = hashlib.sha256
-    return [sha256(leaf).digest() for leaf in prefixed.to_list()]
+    return b"".join([sha256(leaf).digest() for leaf in prefixed.to_list()])
+
+
+def leaf_hashes(lines: pl.DataFrame) -> list[bytes]:
+    """``SHA-256(0x00 || encoding)`` of every line, in the given row order (see :func:`leaf_hash_blob`)."""
+    blob = leaf_hash_blob(lines)
+    return [blob[i : i + LEAF_HASH_SIZE] for i in range(0, len(blob), LEAF_HASH_SIZE)]
 
 
 def encode_line(line: dict[str, object]) -> bytes:

@@ -12,6 +12,11 @@ What is checked, in one read-only snapshot:
 4. each sealed day: the leaves, root, line count and totals of its lines now against its latest
    seal; a day that differs is narrowed down to lines (edited, deleted, inserted, moved) through
    the leaves stored with the seal, after checking those against the seal's root.
+
+Each day is read, encoded and hashed block by block, as sealing does it, and its lines are kept
+whole only when the day differs. This is the full recomputation that the pipeline's own blocking
+check leaves out (journal_pipeline/audit/seal_check.py); ``journal-pipeline audit verify`` runs it,
+and ``weekly_maintenance_job`` (journal_pipeline/defs/maintenance.py) runs it every week.
 """
 
 from __future__ import annotations
@@ -24,14 +29,15 @@ import psycopg
 
 from journal_pipeline.audit.chain import GENESIS_HASH, event_hash, seal_hash
 from journal_pipeline.audit.diff import localise_changes
-from journal_pipeline.audit.encoding import ENCODING_VERSION, EncodingError
-from journal_pipeline.audit.leaves import digest_day, split_hashes, unpack_identities
+from journal_pipeline.audit.encoding import ENCODING_VERSION, EncodingError, in_leaf_order
+from journal_pipeline.audit.leaves import split_hashes, unpack_identities
 from journal_pipeline.audit.report import VerificationReport
 from journal_pipeline.audit.store import (
     SEALED_EVENT,
     Event,
     Seal,
     check_ledger_columns,
+    digest_ledger_day,
     one_snapshot,
     read_day_lines,
     read_events,
@@ -188,7 +194,7 @@ def _check_day(conn: psycopg.Connection, seal: Seal, report: VerificationReport)
         )
         return
     try:
-        digest = digest_day(read_day_lines(conn, day))
+        digest = digest_ledger_day(conn, day)
     except EncodingError as refused:
         # Sealing refuses such a line, so in a sealed day it was put there afterwards.
         report.add("day_changed", f"the lines of {day} no longer hash: {refused}", **where)
@@ -221,11 +227,12 @@ def _check_day(conn: psycopg.Connection, seal: Seal, report: VerificationReport)
     if problem is not None or stored is None:
         report.add("leaves_edited", f"the changed lines of {day} cannot be named: {problem}", **where)
         return
+    # Only now, for a day that differs, are its lines kept whole: naming a moved line re-encodes it.
     report.findings.extend(
         localise_changes(
             unpack_identities(stored[0]),
             split_hashes(stored[1]),
-            digest.lines,
+            in_leaf_order(read_day_lines(conn, day)),
             digest.leaves,
             partition_date=day,
             seal_seq=seal.seal_seq,

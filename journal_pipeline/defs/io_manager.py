@@ -9,8 +9,10 @@ backfill run and a later one-day rerun read and write the same files. Frames wit
 Each day's folder is replaced atomically (written beside it, then renamed).
 
 An input can narrow what it loads with ``AssetIn(metadata=...)``: ``frames`` (names of a
-bundle's frames), ``columns`` ({frame: [column, ...]}) and ``allow_missing_days`` (a history
-window that may reach days never materialized, such as the days before the first seeded one).
+bundle's frames), ``columns`` ({frame: [column, ...]}), ``allow_missing_days`` (a history
+window that may reach days never materialized, such as the days before the first seeded one) and
+``lazy`` (for an input read only in part, such as a history: per frame, {day: LazyFrame} scanning
+that day's file, so that a reader scans only the days and rows it needs).
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ class DailyParquetIOManager(dg.ConfigurableIOManager):
             staging.mkdir(parents=True)
             for name, frame in frames.items():
                 part = frame.filter(pl.col(day_column) == day) if day_column in frame.columns else frame
-                part.write_parquet(staging / f"{name}.parquet", statistics=False)
+                # LZ4: about three times faster to write than the default zstd, files about 1.5x larger
+                part.write_parquet(staging / f"{name}.parquet", compression="lz4", statistics=False)
             target = asset_dir / key
             if target.exists():
                 retired = asset_dir / f".{key}.retired.{uuid.uuid4().hex}"
@@ -56,11 +59,13 @@ class DailyParquetIOManager(dg.ConfigurableIOManager):
             staging.rename(target)
         context.add_output_metadata({"storage": dg.MetadataValue.path(str(asset_dir))})
 
-    def load_input(self, context: dg.InputContext) -> pl.DataFrame | dict[str, pl.DataFrame]:
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame | dict[str, pl.DataFrame] | dict[str, dict]:
         asset_key = context.asset_key
         asset_dir = self._asset_dir(asset_key)
         options = context.definition_metadata or {}
         wanted, columns = options.get("frames"), options.get("columns") or {}
+        if options.get("lazy"):
+            return self._scan_input(context, wanted or [], columns)
         per_day: list[dict[str, pl.DataFrame]] = []
         for key in context.asset_partition_keys:
             folder = asset_dir / key
@@ -92,3 +97,29 @@ class DailyParquetIOManager(dg.ConfigurableIOManager):
         if set(bundle) == {SINGLE_FRAME}:
             return bundle[SINGLE_FRAME]
         return bundle
+
+    def _scan_input(
+        self, context: dg.InputContext, frames: list[str], columns: Mapping[str, list[str]]
+    ) -> dict[str, dict[str, pl.LazyFrame]]:
+        """A ``lazy`` input: {frame: {day: scan of that day's file}}, over the days materialized."""
+        asset_key = context.asset_key
+        scans: dict[str, dict[str, pl.LazyFrame]] = {name: {} for name in frames}
+        for key in context.asset_partition_keys:
+            folder = self._asset_dir(asset_key) / key
+            if not folder.is_dir():
+                if (context.definition_metadata or {}).get("allow_missing_days"):
+                    continue
+                raise dg.DagsterInvariantViolationError(
+                    f"{asset_key.to_user_string()} has not been materialized for {key} (no {folder}): "
+                    "materialize it first"
+                )
+            for name in frames:
+                path = folder / f"{name}.parquet"
+                if not path.exists():  # a scan would only fail when collected, far from here
+                    raise dg.DagsterInvariantViolationError(
+                        f"{asset_key.to_user_string()} of {key} has no frame {name} (no {path}; written by an "
+                        "older version?): materialize it again for that day"
+                    )
+                scan = pl.scan_parquet(path)
+                scans[name][key] = scan.select(columns[name]) if name in columns else scan
+        return scans

@@ -3,9 +3,20 @@
 - ``weekly_maintenance_job`` (Sundays 04:00 UTC): ANALYZE every ledger table, so that the planner's row
   estimates follow a week of postings, then REFRESH MATERIALIZED VIEW CONCURRENTLY every summary view of
   the ledger (``ledger.mv_journal_summary``) and ANALYZE it;
-- ``monthly_vacuum_job`` (the 1st, 05:00 UTC): VACUUM (ANALYZE) every ledger table and view. Posting a day
-  deletes and re-inserts it, so every rerun leaves dead rows behind; autovacuum reclaims them too, this
-  makes sure it happens and shows when it did.
+- ``monthly_vacuum_job`` (the 1st, 05:00 UTC): VACUUM (ANALYZE) every ledger table and view. Reposting a day
+  deletes and re-inserts its vouchers, GL, quarantine and scores, so every rerun leaves dead rows behind
+  (its journal lines are a day partition, dropped and replaced whole); autovacuum reclaims them too, this
+  makes sure it happens and shows when it did. ANALYZE and VACUUM of the partitioned ledger.journal_lines
+  reach every day partition.
+
+``weekly_maintenance_job`` also verifies the audit trail in full (``verify_audit_trail``, what
+``journal-pipeline audit verify`` does): every seal and event hash and link, and every sealed day's lines
+re-encoded and re-hashed from ``ledger.journal_lines`` against the day's latest seal. The daily
+``seal_matches_ledger`` check of ``audit_seals`` deliberately leaves that recomputation out (see
+journal_pipeline/audit/seal_check.py), so this is where a line edited after its day was sealed is caught
+without anybody asking. A finding fails the run, and the run-failure alert (journal_pipeline/defs/alerts.py)
+records and sends it with the first finding. It reads in one snapshot as the pipeline's role, and costs
+about a second per 300,000-line day.
 
 Each is safe to run at any time, during a posting too: ANALYZE and VACUUM (not FULL) take a SHARE UPDATE
 EXCLUSIVE lock, which does not conflict with reads or writes, and a concurrent refresh keeps serving the
@@ -31,6 +42,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from journal_pipeline.audit.verification import verify
 from journal_pipeline.db.connection import connect, describe
 from journal_pipeline.defs.metadata import table
 from journal_pipeline.defs.resources import JournalDatabase
@@ -40,6 +52,7 @@ TABLE_KINDS: Final = ("r", "p")  # ordinary and partitioned tables
 VIEW_KINDS: Final = ("m",)  # materialized views
 MAINTENANCE_TAG: Final = "journal/maintenance"
 MAINTAIN_PRIVILEGE_SINCE: Final = 170000  # server_version_num of PostgreSQL 17
+MAX_REPORTED_FINDINGS: Final = 20
 
 _RELATIONS: Final = """
 SELECT n.nspname, c.relname
@@ -220,9 +233,38 @@ def vacuum_ledger(context: dg.OpExecutionContext, maintenance_database: Maintena
         yield _report(conn, "VACUUM (ANALYZE)", _run_each(context, conn, relations, vacuum, "VACUUM (ANALYZE)"))
 
 
-@dg.job(tags={MAINTENANCE_TAG: MAINTAINED_SCHEMA}, description="ANALYZE the ledger, then refresh its summary views.")
+@dg.op(out=dg.Out(dg.Nothing), tags={"kind": "postgres"})
+def verify_audit_trail(context: dg.OpExecutionContext, database: JournalDatabase):
+    """``journal-pipeline audit verify`` over the whole audit trail; a finding fails the run, naming it."""
+    started = time.perf_counter()
+    with database.connect("journal-pipeline audit verify") as conn:
+        report = verify(conn)
+    seconds = round(time.perf_counter() - started, 3)
+    context.log.info(f"{report.summary()} ({seconds:.3f} s)")
+    metadata = {
+        "seals": report.seals_checked,
+        "events": report.events_checked,
+        "days": len(report.days_checked),
+        "lines": report.lines_checked,
+        "findings": len(report.findings),
+        "seconds": seconds,
+    }
+    if not report.ok:
+        findings = pl.DataFrame(
+            [finding.to_dict() for finding in report.findings[:MAX_REPORTED_FINDINGS]],
+            schema_overrides={"partition_date": pl.String},
+        ).select("partition_date", "kind", "seal_seq", "company_id", "txn_id", "line_no", "message")
+        raise dg.Failure(description=report.summary(), metadata={**metadata, "first_findings": table(findings)})
+    yield dg.Output(None, metadata={**metadata, "notes": "; ".join(report.notes) or "none"})
+
+
+@dg.job(
+    tags={MAINTENANCE_TAG: MAINTAINED_SCHEMA},
+    description="ANALYZE the ledger, then refresh its summary views; verify the audit trail in full.",
+)
 def weekly_maintenance_job():
     refresh_summary_views(after=analyze_ledger_tables())
+    verify_audit_trail()
 
 
 @dg.job(tags={MAINTENANCE_TAG: MAINTAINED_SCHEMA}, description="VACUUM (ANALYZE) the ledger tables and views.")

@@ -2,17 +2,19 @@
 
     python -m journal_pipeline.fraud.bench --start 2024-07-01 --end 2024-07-31
 
-Reads what the fraud_scores asset reads (the days and the HISTORY_DAYS before them, only the
-columns it needs) from ``$JOURNAL_STORAGE_DIR`` (the IO manager's ``<asset>/<day>/<frame>.parquet``
-layout), then times building the scored population and scoring every day of the range in one
-window: the worst case, since a backfill run scores at most BACKFILL_DAYS_PER_RUN days.
-Nothing is written.
+Reads what the fraud_scores asset reads from ``$JOURNAL_STORAGE_DIR`` (the IO manager's
+``<asset>/<day>/<frame>.parquet`` layout): the fraud frames journal_lines stored for the days and
+the HISTORY_DAYS before them (journal_pipeline.fraud.population.DAY_FRAMES), as per-day scans.
+Then times loading the history's counts and the scored days' entries, and scoring every day of
+the range in one window (a backfill run scores at most BACKFILL_DAYS_PER_RUN days), and prints
+the peak memory of the process. Nothing is written.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import resource
 import time
 from pathlib import Path
 
@@ -20,33 +22,20 @@ import polars as pl
 
 from journal_pipeline.config import storage_dir
 from journal_pipeline.fraud.config import HISTORY_DAYS, FraudConfig
-from journal_pipeline.fraud.features import LINE_COLUMNS, TRANSACTION_COLUMNS, Population, build_entries
+from journal_pipeline.fraud.population import DAY_FRAMES, History, Population
 from journal_pipeline.fraud.score import score_window
 
-REFERENCE_FRAMES = ("users", "companies", "accounts")
 
-
-def read_intermediates(base: Path, first: dt.date, last: dt.date) -> dict[str, pl.DataFrame]:
-    """transactions, lines and the reference frames of first - HISTORY_DAYS .. last."""
-    days = [
-        first - dt.timedelta(days=HISTORY_DAYS) + dt.timedelta(days=n)
-        for n in range((last - first).days + HISTORY_DAYS + 1)
-    ]
-    found = [day.isoformat() for day in days if (base / "source_transactions" / day.isoformat()).is_dir()]
+def scan_intermediates(base: Path, first: dt.date, last: dt.date) -> dict[str, dict[dt.date, pl.LazyFrame]]:
+    """DAY_FRAMES of first - HISTORY_DAYS .. last, per frame and day, as the asset gets them."""
+    days = [first - dt.timedelta(days=HISTORY_DAYS - n) for n in range((last - first).days + HISTORY_DAYS + 1)]
+    found = [day for day in days if (base / "journal_lines" / day.isoformat()).is_dir()]
     if not found:
-        raise ValueError(f"no source_transactions under {base} for {first}..{last}: run the pipeline first")
-
-    def read(asset: str, frame: str, columns: list[str] | None = None) -> pl.DataFrame:
-        paths = [base / asset / day / f"{frame}.parquet" for day in found]
-        return pl.concat(pl.read_parquet(path, columns=columns) for path in paths)
-
-    frames = {
-        "transactions": read("source_transactions", "transactions", TRANSACTION_COLUMNS),
-        "lines": read("journal_lines", "lines", LINE_COLUMNS),
+        raise ValueError(f"no journal_lines under {base} for {first}..{last}: run the pipeline first")
+    return {
+        name: {day: pl.scan_parquet(base / "journal_lines" / day.isoformat() / f"{name}.parquet") for day in found}
+        for name in DAY_FRAMES
     }
-    for name in REFERENCE_FRAMES:
-        frames[name] = read("source_transactions", name).unique(maintain_order=True)
-    return frames
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,27 +43,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=dt.date.fromisoformat, required=True)
     parser.add_argument("--end", type=dt.date.fromisoformat, required=True)
     args = parser.parse_args(argv)
-    base = storage_dir()
     started = time.perf_counter()
-    frames = read_intermediates(base, args.start, args.end)
+    history = History.from_frames(scan_intermediates(storage_dir(), args.start, args.end))
+    entries = history.entries_between(args.start, args.end).collect()
     read = time.perf_counter()
-    entries = build_entries(
-        frames["transactions"], frames["lines"], frames["users"], frames["companies"], frames["accounts"]
-    )
-    population = Population(entries, args.start, args.end)
-    built = time.perf_counter()
-    scored = score_window(population, FraudConfig())
+    scored = score_window(Population(entries, args.start, args.end, history), FraudConfig())
     done = time.perf_counter()
-    window = scored.scores.height
-    transactions, lines = frames["transactions"].height, frames["lines"].height
-    print(f"read {transactions:,} transactions and {lines:,} lines in {read - started:.2f} s")
-    history = entries.height - window
-    print(f"built {entries.height:,} posted entries ({history:,} of history) in {built - read:.2f} s")
+    loaded_days = sum(day < args.start for day in history.entries_by_day)
+    counts = sum(frame.height for frame in (history.pairs, history.sources, history.posters, history.digits))
     print(
-        f"scored {window:,} transactions of {args.start}..{args.end} in {done - built:.2f} s "
+        f"read {entries.height:,} entries of {args.start}..{args.end} and the counts of {loaded_days} days "
+        f"before ({counts + history.amount_counts.height:,} rows) in {read - started:.2f} s"
+    )
+    print(
+        f"scored {scored.scores.height:,} transactions in {done - read:.2f} s "
         f"({scored.scores.filter(pl.col('risk_score') > 0).height:,} with a reason)"
     )
-    print(f"pure scoring (population + tests + score): {done - read:.2f} s")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"pure scoring (read + tests + score): {done - started:.2f} s, peak RSS {peak:,.0f} MB")
     return 0
 
 

@@ -10,7 +10,8 @@ Following Nigrini (Forensic Analytics, 2012):
 
 - first digit (1-9) and first two digits (10-99) of the net amount as keyed, in the transaction
   currency (the amount a person typed; converting it would blur the pattern), exact: digits are
-  read from the decimal text, never from a float. The first-two test uses amounts >= 10 only;
+  computed from the decimal's integer units, never from a float. The first-two test uses
+  amounts >= 10 only;
 - last two digits (00-99) of the amount in its smallest everyday unit (the cents; whole yen for
   JPY: config.CURRENCY_DECIMALS), expected uniform; amounts of at least 100 units only, so that
   they are not also the first digits;
@@ -20,13 +21,16 @@ Following Nigrini (Forensic Analytics, 2012):
 
 Groups: each company, and each poster (``created_by``, across companies), over a rolling window
 of benford_window_days ending on the scored day. Every entry of a nonconforming group gets the
-finding, with the group's MAD and how its own digit compares with the law.
+finding, with the group's MAD and how its own digit compares with the law. The window's digits
+are counted once per day (:func:`digit_counts`, stored by journal_lines with the day's entries:
+journal_pipeline.fraud.population), so judging a group costs its bins, not its amounts.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -39,8 +43,11 @@ from journal_pipeline.fraud.config import (
     BenfordBands,
     FraudConfig,
 )
-from journal_pipeline.fraud.features import Population, window_totals
+from journal_pipeline.fraud.features import window_totals
 from journal_pipeline.fraud.jet import FINDING_SCHEMA, no_findings
+
+if TYPE_CHECKING:  # population.py stores digit_counts: it builds on this module
+    from journal_pipeline.fraud.population import Population
 
 
 @dataclass(frozen=True)
@@ -109,26 +116,48 @@ GROUP_KINDS = ("company", "poster")
 CONFORMITY_LEVELS = ("close conformity", "acceptable conformity", "marginal conformity", "nonconformity")
 
 
+# 10^0 .. 10^38: a Decimal(38, s) holds fewer than 10^38 units
+_POWERS_OF_TEN = pl.Series("power", [10**exponent for exponent in range(39)], dtype=pl.Int128)
+
+
+def _power_of_ten(exponent: pl.Expr) -> pl.Expr:
+    return exponent.clip(0, 38).replace_strict(list(range(39)), _POWERS_OF_TEN, return_dtype=pl.Int128)
+
+
 def digits(entries: pl.DataFrame) -> pl.DataFrame:
     """Adds ``first_digit``, ``first_two_digits`` (amounts >= 10) and ``last_two_digits``
-    (amounts of at least 100 smallest units), Int16, read from the exact decimal text of
-    ``amount_txn``; null where a test does not apply."""
-    as_text = pl.col("amount_txn").cast(pl.String)
-    whole = as_text.str.extract(r"^(\d+)", 1).fill_null("0")
-    fraction = as_text.str.extract(r"\.(\d*)$", 1).fill_null("")
-    significant = (whole + fraction).str.strip_chars_start("0")
-    places = pl.col("currency").replace_strict(dict(CURRENCY_DECIMALS), default=2, return_dtype=pl.Int64)
-    minor_units = (whole + fraction.str.slice(0, places).str.pad_end(places, "0")).str.strip_chars_start("0")
-    whole_value = whole.str.strip_chars_start("0")
-    return entries.with_columns(
-        significant.str.slice(0, 1).cast(pl.Int16, strict=False).alias("first_digit"),
-        pl.when(whole_value.str.len_chars() >= 2)
-        .then(significant.str.slice(0, 2).cast(pl.Int16, strict=False))
-        .alias("first_two_digits"),
-        pl.when(minor_units.str.len_chars() >= 3)
-        .then(minor_units.str.slice(-2, 2).cast(pl.Int16, strict=False))
-        .alias("last_two_digits"),
-    ).with_columns(pl.when(pl.col("first_digit") > 0).then(pl.col("first_digit")).alias("first_digit"))
+    (amounts of at least 100 smallest units), Int16, exactly from the decimal ``amount_txn``;
+    null where a test does not apply (and for amounts of zero or less, which are never posted).
+
+    Integer arithmetic on the decimal's units (amount x 10^scale, an Int128): the leading digits
+    are units // 10^k for the exact number of digits k (a float logarithm only guesses k; exact
+    comparisons with powers of ten settle it), the last two units // 10^(scale - places) % 100."""
+    scale = entries.schema["amount_txn"].scale  # type: ignore[attr-defined]
+    units = pl.col("amount_txn").to_physical()
+    guess = units.cast(pl.Float64).log10().floor().cast(pl.Int32).clip(0, 37)
+    exponent = (
+        pl.when(units < _power_of_ten(guess))
+        .then(guess - 1)
+        .when(units >= _power_of_ten(guess + 1))
+        .then(guess + 1)
+        .otherwise(guess)
+    )
+    places = pl.col("currency").replace_strict(dict(CURRENCY_DECIMALS), default=2, return_dtype=pl.Int32)
+    minor_units = units // _power_of_ten(scale - places)
+    whole = units // 10**scale
+    positive = units > 0
+    return (
+        entries.with_columns(exponent.alias("__exponent"))
+        .with_columns(
+            pl.when(positive).then(units // _power_of_ten(pl.col("__exponent"))).cast(pl.Int16).alias("first_digit"),
+            pl.when(positive & (whole >= 10))
+            .then(units // _power_of_ten(pl.col("__exponent") - 1))
+            .cast(pl.Int16)
+            .alias("first_two_digits"),
+            pl.when(positive & (minor_units >= 100)).then(minor_units % 100).cast(pl.Int16).alias("last_two_digits"),
+        )
+        .drop("__exponent")
+    )
 
 
 _DIGIT_COLUMN = {
@@ -157,6 +186,24 @@ def _long_digits(entries: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(frames)
 
 
+def digit_counts(entries: pl.DataFrame) -> pl.DataFrame:
+    """Amounts per (kind, group, test, digit, day): what a day adds to the windows of the groups
+    it belongs to (its company's and its poster's)."""
+    with_digits = digits(entries)
+    frames = []
+    for kind, key in (("company", pl.col("company_id").cast(pl.String)), ("poster", pl.col("created_by"))):
+        for test in DIGIT_TESTS:
+            digit = pl.col(_DIGIT_COLUMN[test.name])
+            frames.append(
+                with_digits.filter(digit.is_not_null())
+                .group_by(key.alias("group"), digit.alias("digit"), "day")
+                .agg(pl.len().alias("count"))
+                .filter(pl.col("group").is_not_null())
+                .select(pl.lit(kind).alias("kind"), "group", pl.lit(test.name).alias("test"), "digit", "day", "count")
+            )
+    return pl.concat(frames)
+
+
 def group_conformity(pop: Population, config: FraudConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per (kind, group, test, scored day): n, MAD, conformity level and whether nonconforming;
     and per (kind, group, test, scored day, digit): observed and expected shares.
@@ -164,11 +211,10 @@ def group_conformity(pop: Population, config: FraudConfig) -> tuple[pl.DataFrame
     Only groups with an entry on the scored day are judged (those are the ones with entries to
     score). Window: the scored day and the benford_window_days - 1 days before it.
     """
-    long = _long_digits(pop.entries)
     keys = ["kind", "group", "test"]
-    daily = long.group_by(*keys, "digit", "day").agg(pl.len().alias("count"))
+    daily = pop.history.digits
     in_window = pl.col("day").is_between(pop.first_day, pop.last_day)
-    scored_groups = long.filter(in_window).select(*keys, "day").unique()
+    scored_groups = daily.filter(in_window).select(*keys, "day").unique()
     targets = scored_groups.join(EXPECTED, on="test")  # every bin of the test, so empty bins count
     shares = window_totals(daily, [*keys, "digit"], ["count"], targets, config.benford_window_days - 1)
     shares = shares.with_columns(pl.col("count").sum().over(*keys, "day").alias("n")).with_columns(
@@ -214,7 +260,13 @@ def benford_findings(
     flagged = groups.filter(pl.col("nonconforming"))
     if flagged.height == 0:
         return no_findings()
-    scored = _long_digits(pop.scored)
+    # digits of the flagged groups' scored entries only (usually a few posters' entries)
+    companies = flagged.filter(pl.col("kind") == "company")["group"].cast(pl.Int32, strict=False)
+    posters = flagged.filter(pl.col("kind") == "poster")["group"]
+    members = pop.scored.filter(
+        pl.col("company_id").is_in(companies.implode()) | pl.col("created_by").is_in(posters.implode())
+    )
+    scored = _long_digits(members)
     hit = scored.join(flagged, on=["kind", "group", "test", "day"]).join(
         shares, on=["kind", "group", "test", "day", "digit"], how="left"
     )
@@ -273,19 +325,26 @@ def benford_findings(
 def first_digit_distribution(entries: pl.DataFrame) -> pl.DataFrame:
     """Observed vs expected first-digit shares per company and for all entries (company null),
     for the Benford chart of the asset's metadata."""
-    with_digits = digits(entries).filter(pl.col("first_digit").is_not_null())
-    per_company = with_digits.group_by("company_id", "first_digit").agg(pl.len().alias("count"))
+    return first_digit_distribution_of(digit_counts(entries))
+
+
+def first_digit_distribution_of(counts: pl.DataFrame) -> pl.DataFrame:
+    """first_digit_distribution from digit_counts (of the days to chart)."""
+    first_digits = counts.filter((pl.col("kind") == "company") & (pl.col("test") == FIRST_DIGIT.name)).select(
+        pl.col("group").cast(pl.Int32).alias("company_id"), pl.col("digit").alias("first_digit"), "count"
+    )
+    per_company = first_digits.group_by("company_id", "first_digit").agg(pl.col("count").sum().cast(pl.UInt32))
     overall = (
-        with_digits.group_by("first_digit")
-        .agg(pl.len().alias("count"))
+        first_digits.group_by("first_digit")
+        .agg(pl.col("count").sum().cast(pl.UInt32))
         .with_columns(pl.lit(None, dtype=pl.Int32).alias("company_id"))
     )
-    counts = pl.concat([per_company, overall.select(per_company.columns)])
+    tallies = pl.concat([per_company, overall.select(per_company.columns)])
     expected = FIRST_DIGIT.frame().select(pl.col("digit").alias("first_digit"), "expected")
-    companies = counts.select("company_id").unique()
+    companies = tallies.select("company_id").unique()
     grid = companies.join(expected, how="cross")
     return (
-        grid.join(counts, on=["company_id", "first_digit"], how="left", nulls_equal=True)
+        grid.join(tallies, on=["company_id", "first_digit"], how="left", nulls_equal=True)
         .with_columns(pl.col("count").fill_null(0))
         .with_columns(
             pl.col("count").sum().over("company_id").alias("n"),

@@ -1,30 +1,27 @@
-"""The scored population: one row per posted transaction, with what the fraud tests look at.
+"""The scored population's rows: one per posted transaction, with what the fraud tests look at.
 
-:func:`build_entries` joins a run's extracted transactions with their journal lines (posted only:
+:func:`build_entries` joins a day's extracted transactions with their journal lines (posted only:
 a quarantined transaction has no lines and is not scored), the poster's and approver's approval
-limits, the accounts' suspense flags and the company's time zone and holiday calendar.
+limits, the accounts' suspense flags and the company's time zone and holiday calendar. The
+journal_lines step builds them once per day and stores them with the per-day counts the tests
+compare with (journal_pipeline.fraud.population); the fraud asset reads them back.
 
-A :class:`Population` is those entries for the scored window plus the history the asset read
-before it. Every statistic a test compares a transaction with is computed per scored day from
-that day and the days before it, never from later days: a day's scores do not change when later
-days are loaded or scored, and a backfill run of seven days gives each day the scores a one-day
-run gives it. :func:`window_totals` is the one helper for those per-day rolling sums.
+:func:`window_totals` is the one helper for per-day rolling sums over those counts: every
+statistic is computed per scored day from that day and the days before it, never from later days.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from dataclasses import dataclass
-from functools import cached_property
+from functools import cache
 
 import polars as pl
 
 from journal_pipeline.domain.holidays import country_for_timezone, holidays_between
 from journal_pipeline.domain.posting import MONEY, TXN_MONEY
 
-# What the fraud asset reads from the intermediates (IO manager ``columns``): only these, since
-# the history of 28 days is loaded with them.
+# What build_entries reads of the extract's transactions and of the journal lines.
 TRANSACTION_COLUMNS = [
     "txn_id", "company_id", "txn_date", "created_at", "source_system", "txn_type", "created_by",
     "approved_by", "currency_raw", "description", "counterparty", "document_ref", "entry_mode",
@@ -57,26 +54,6 @@ ENTRY_SCHEMA: dict[str, pl.DataType] = {
     "poster_limit": MONEY,  # null: unlimited or unknown user
     "holiday": pl.String(),  # name of the public holiday on the local date, else null
 }
-
-
-@dataclass(frozen=True)
-class Population:
-    """Entries of the scored days (first_day..last_day) and of the history read before them."""
-
-    entries: pl.DataFrame
-    first_day: dt.date
-    last_day: dt.date
-
-    @cached_property
-    def scored(self) -> pl.DataFrame:
-        return self.entries.filter(pl.col("day").is_between(self.first_day, self.last_day))
-
-    @cached_property
-    def scored_days(self) -> pl.DataFrame:
-        """One row per scored day (column ``day``), for per-day statistics."""
-        return pl.DataFrame(
-            {"day": pl.date_range(self.first_day, self.last_day, "1d", eager=True)}, schema={"day": pl.Date()}
-        )
 
 
 def build_entries(
@@ -146,10 +123,15 @@ def build_entries(
     return entries.select(list(ENTRY_SCHEMA)).cast(ENTRY_SCHEMA).sort("day", "txn_id")  # type: ignore[arg-type]
 
 
+@cache
+def _available_timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())  # reads the zone database's files: once
+
+
 def valid_timezones(companies: pl.DataFrame) -> dict[int, str]:
     """company_id -> IANA zone, for the companies whose zone name is known to this machine."""
     zones = {}
-    available = zoneinfo.available_timezones()
+    available = _available_timezones()
     for company_id, zone in companies.select("company_id", "timezone").iter_rows():
         if zone is not None and zone in available:
             zones[int(company_id)] = zone
@@ -159,21 +141,23 @@ def valid_timezones(companies: pl.DataFrame) -> dict[int, str]:
 def with_local_time(entries: pl.DataFrame, companies: pl.DataFrame) -> pl.DataFrame:
     """Adds ``local_at``: created_at on the company's wall clock, as a naive datetime.
 
-    A Polars column holds one time zone, so each zone is converted in its own branch and made
-    naive; the branches are merged by company. Companies without a usable zone get null (their
+    A Polars column holds one time zone, so each zone's entries are converted on their own and
+    made naive, then put back in place. Companies without a usable zone get null (their
     time-of-day tests do not fire; the asset reports them).
     """
-    local = pl.lit(None, dtype=pl.Datetime("us"))
     by_zone: dict[str, list[int]] = {}
     for company_id, zone in valid_timezones(companies).items():
         by_zone.setdefault(zone, []).append(company_id)
-    for zone, company_ids in sorted(by_zone.items()):
-        local = (
-            pl.when(pl.col("company_id").is_in(company_ids))
-            .then(pl.col("created_at").dt.convert_time_zone(zone).dt.replace_time_zone(None))
-            .otherwise(local)
+    numbered = entries.with_row_index("__row")
+    local = [
+        numbered.filter(pl.col("company_id").is_in(company_ids)).select(
+            "__row", pl.col("created_at").dt.convert_time_zone(zone).dt.replace_time_zone(None).alias("local_at")
         )
-    return entries.with_columns(local.alias("local_at"))
+        for zone, company_ids in sorted(by_zone.items())
+    ]
+    if not local:
+        return entries.with_columns(pl.lit(None, dtype=pl.Datetime("us")).alias("local_at"))
+    return numbered.join(pl.concat(local), on="__row", how="left", maintain_order="left").drop("__row")
 
 
 def holiday_calendar(companies: pl.DataFrame, first: dt.date, last: dt.date) -> pl.DataFrame:
@@ -226,38 +210,37 @@ def window_totals(
     include_day: bool = True,
 ) -> pl.DataFrame:
     """Rolling per-day sums: for each row of ``targets`` (``keys`` + ``day``), the sums of
-    ``values`` over the rows of ``daily`` (``keys`` + ``day`` + values, one row per key and day)
-    whose day lies in [day - days_back, day] (or [day - days_back, day - 1] without include_day).
+    ``values`` over the rows of ``daily`` (``keys`` + ``day`` + values, per key and day) whose
+    day lies in [day - days_back, day] (or [day - days_back, day - 1] without include_day).
 
-    Computed as the difference of two cumulative sums looked up with as-of joins, so it costs one
-    sort of ``daily`` whatever the window: no row is copied once per scored day.
-    Returns ``targets`` with the ``values`` columns added (0 where nothing was in the window).
+    Each row of ``daily`` with a target's key is summed into the target days whose window holds
+    it: per-day counts are small (thousands of rows a day), and a run scores at most a week, so
+    this costs a filter and one group-by, whatever the window.
+    Returns ``targets`` (in its order) with the ``values`` columns added (0 where nothing was in
+    the window).
     """
-    cumulative = (
-        daily.group_by([*keys, "day"])
-        .agg(pl.col(values).sum())
-        .sort("day")
-        .with_columns(pl.col(values).cum_sum().over(keys))
-    )
-    last = pl.col("day") if include_day else pl.col("day") - pl.duration(days=1)
-    first_excluded = pl.col("day") - pl.duration(days=days_back + 1)
-
-    def cumulative_at(bound: pl.Expr, suffix: str) -> pl.DataFrame:
-        probe = targets.select([*keys, "day"]).unique().with_columns(bound.cast(pl.Date).alias("__at"))
-        probe = probe.sort("__at")
-        found = probe.join_asof(
-            cumulative.rename({"day": "__at"}),
-            on="__at",
-            by=keys,
-            strategy="backward",
-            check_sortedness=False,
+    last = 0 if include_day else 1
+    spans = (
+        targets.select("day")
+        .unique()
+        .select(
+            pl.col("day").alias("__target"),
+            (pl.col("day") - pl.duration(days=days_back)).alias("__from"),
+            (pl.col("day") - pl.duration(days=last)).alias("__to"),
         )
-        return found.select([*keys, "day", *[pl.col(v).fill_null(0).alias(v + suffix) for v in values]])
-
-    upper = cumulative_at(last, "__upper")
-    lower = cumulative_at(first_excluded, "__lower")
-    sums = upper.join(lower, on=[*keys, "day"], how="left", nulls_equal=True).select(
-        [*keys, "day", *[(pl.col(v + "__upper") - pl.col(v + "__lower")).alias(v) for v in values]]
     )
-    totals = targets.join(sums, on=[*keys, "day"], how="left", nulls_equal=True)
+    sums = (
+        daily.join(targets.select(keys).unique(), on=keys, how="semi", nulls_equal=True)
+        .join(spans, how="cross")
+        .filter(pl.col("day").is_between(pl.col("__from"), pl.col("__to")))
+        .group_by(*keys, pl.col("__target").alias("day"))
+        .agg(pl.col(values).sum())
+    )
+    totals = targets.join(sums, on=[*keys, "day"], how="left", nulls_equal=True, maintain_order="left")
     return totals.with_columns(pl.col(values).fill_null(0))
+
+
+def key_fingerprint(columns: list[str]) -> pl.Expr:
+    """A 64-bit hash of the columns' values (Polars' hash: the same in one process, not across
+    versions, so never stored): equal keys have equal fingerprints, different keys rarely."""
+    return pl.struct(columns).hash()

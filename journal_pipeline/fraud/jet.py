@@ -1,10 +1,12 @@
 """Journal-entry tests (JET, ISA 240 / AS 2401): one pure function per red flag.
 
-Each test takes the :class:`~journal_pipeline.fraud.features.Population` (scored days plus their
-history) and the :class:`~journal_pipeline.fraud.config.FraudConfig`, and returns FINDINGS: one
-row per scored transaction it fires on, with a strength in 0..1 and the evidence in words and
-numbers. Whole-column Polars: joins, group-bys and rolling per-day sums, no loop over rows.
-Comparisons with "history" use the scored day and the days before it only (see features.py).
+Each test takes the :class:`~journal_pipeline.fraud.population.Population` (the scored days'
+entries and their history) and the :class:`~journal_pipeline.fraud.config.FraudConfig`, and
+returns FINDINGS: one row per scored transaction it fires on, with a strength in 0..1 and the
+evidence in words and numbers. Whole-column Polars: joins, group-bys and rolling per-day sums, no
+loop over rows. Comparisons with "history" use the scored day and the days before it only, from
+the per-day counts of the population's history; the duplicate and split tests read the earlier
+entries with a scored entry's key, nothing else (see population.py).
 
 To add a test: write a function here with this signature, add its name to config.TESTS and
 DEFAULT_WEIGHTS, and list it in ALL_TESTS. The Benford tests are in benford.py.
@@ -15,12 +17,17 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from journal_pipeline.fraud import text
+from journal_pipeline.fraud.amounts import AMOUNT_KEYS, log_amount, median_and_mad
 from journal_pipeline.fraud.config import CURRENCY_SCALE, FraudConfig
-from journal_pipeline.fraud.features import Population, window_totals
+from journal_pipeline.fraud.features import key_fingerprint, window_totals
+
+if TYPE_CHECKING:  # population.py builds on the tests' modules (benford), not the other way round
+    from journal_pipeline.fraud.population import Population
 
 FINDING_SCHEMA: dict[str, pl.DataType] = {
     "txn_id": pl.Int64(),
@@ -30,7 +37,7 @@ FINDING_SCHEMA: dict[str, pl.DataType] = {
     "group": pl.String(),  # the group judged, for group tests (Benford); null otherwise
 }
 
-Test = Callable[[Population, FraudConfig], pl.DataFrame]
+Test = Callable[["Population", FraudConfig], pl.DataFrame]
 
 
 def findings(frame: pl.DataFrame, test: str, evidence: pl.Expr) -> pl.DataFrame:
@@ -68,23 +75,27 @@ def document_key(ref: pl.Expr) -> pl.Expr:
 def _matching_documents(pop: Population, config: FraudConfig) -> pl.DataFrame:
     """Pairs (scored entry, other entry) of one company, counterparty, currency and amount to the
     last decimal, the other entered up to duplicate_days before, or the same day."""
+    return pop.shared(("matching_documents", config.duplicate_days), lambda: _document_pairs(pop, config))
+
+
+def _document_pairs(pop: Population, config: FraudConfig) -> pl.DataFrame:
     columns = ["txn_id", "company_id", "day", "counterparty", "currency", "amount_txn", "document_ref"]
     keys = ["company_id", "counterparty", "currency", "amount_txn"]
     usable = pl.col("document_ref").is_not_null() & pl.col("counterparty").is_not_null()
     scored = pop.scored.filter(usable).select(columns)
     earliest = pop.first_day - dt.timedelta(days=config.duplicate_days)
-    others = pop.entries.filter(usable & pl.col("day").is_between(earliest, pop.last_day)).select(columns)
-    return (
-        scored.join(others, on=keys, suffix="_other")
-        .filter(
-            (pl.col("txn_id_other") != pl.col("txn_id"))
-            & (pl.col("day_other") <= pl.col("day"))
-            & (pl.col("day_other") >= pl.col("day") - pl.duration(days=config.duplicate_days))
-        )
-        .with_columns(
-            document_key(pl.col("document_ref")).alias("key"),
-            document_key(pl.col("document_ref_other")).alias("key_other"),
-        )
+    # the scored days' entries and the earlier ones with their keys; only a key that two entries
+    # or more share (or its fingerprint: the join below compares the keys) can make a pair
+    others = (
+        pop.entries_matching(scored.select(keys), earliest, usable, columns)
+        .filter(key_fingerprint(keys).is_duplicated())
+        .with_columns(document_key(pl.col("document_ref")).alias("key"))
+    )
+    scored = others.filter(pl.col("day") >= pop.first_day)
+    return scored.join(others, on=keys, suffix="_other").filter(
+        (pl.col("txn_id_other") != pl.col("txn_id"))
+        & (pl.col("day_other") <= pl.col("day"))
+        & (pl.col("day_other") >= pl.col("day") - pl.duration(days=config.duplicate_days))
     )
 
 
@@ -233,9 +244,10 @@ def split_transaction(pop: Population, config: FraudConfig) -> pl.DataFrame:
         & (gross.cast(pl.Float64) >= limit.cast(pl.Float64) * config.split_min_share)
     )
     earliest = pop.first_day - dt.timedelta(days=config.split_days - 1)
-    recent = pop.entries.filter(valid & pl.col("day").is_between(earliest, pop.last_day))
     columns = ["txn_id", *keys, "day", "base_gross", "document_ref"]
     scored = pop.scored.filter(part).select(*columns, "poster_limit")
+    # every entry with a scored part's key: the candidate parts and the count of what was keyed
+    recent = pop.entries_matching(scored.select(keys), earliest, valid, [*columns, "poster_limit"])
     candidates = recent.filter(part).select(columns)
     a, b = pl.col("base_gross").cast(pl.Float64), pl.col("base_gross_other").cast(pl.Float64)
     parts = (
@@ -296,33 +308,18 @@ def amount_outlier(pop: Population, config: FraudConfig) -> pl.DataFrame:
     median and MAD, because a mean and standard deviation would be dragged by the very outliers
     they should expose. Only the upper tail is flagged: misstatement risk lies in large amounts.
     Computed per scored day (at most the days of one run), so that history never includes a
-    later day.
+    later day; exactly, from each day's binned amounts (journal_pipeline.fraud.amounts).
     """
-    keys = ["company_id", "net_account", "net_dc"]
-    log_amount = pl.col("base_net").cast(pl.Float64).log10().alias("x")
-    amounts = pop.entries.filter(pl.col("base_net") > 0).select("txn_id", *keys, "day", log_amount)
-    scored = pop.scored.filter(pl.col("base_net") > 0).select("txn_id", *keys, "day", "base_net", log_amount)
-    per_day = []
-    for (day,) in pop.scored_days.iter_rows():  # one pass per scored day, never per row
+    scored = pop.scored.filter(pl.col("base_net") > 0).select(
+        "txn_id", *AMOUNT_KEYS, "day", "base_net", log_amount(pl.col("base_net")).alias("x")
+    )
+    history, per_day = pop.history, []
+    for (day,) in scored.select("day").unique().sort("day").iter_rows():  # one pass per scored day
         todays = scored.filter(pl.col("day") == day)
-        if todays.height == 0:
-            continue
         first = day - dt.timedelta(days=config.history_days)
-        window = amounts.filter(pl.col("day").is_between(first, day)).join(
-            todays.select(keys).unique(), on=keys, how="semi"
-        )
-        stats = window.group_by(keys).agg(pl.col("x").median().alias("median"), pl.len().alias("n"))
-        # MAD: the median absolute deviation from the median, per account.
-        mad = (
-            window.join(stats.select(*keys, "median"), on=keys)
-            .group_by(keys)
-            .agg((pl.col("x") - pl.col("median")).abs().median().alias("mad"))
-        )
-        per_day.append(
-            todays.join(stats.select(*keys, "median", "n"), on=keys)
-            .join(mad, on=keys)
-            .with_columns(pl.lit(first).alias("first_day"))
-        )
+        accounts = todays.select(AMOUNT_KEYS).unique()
+        stats = median_and_mad(history.amount_counts, history.amounts_between(first, day), accounts, first, day)
+        per_day.append(todays.join(stats, on=AMOUNT_KEYS).with_columns(pl.lit(first).alias("first_day")))
     if not per_day:
         return no_findings()
     modified_z = (pl.col("x") - pl.col("median")) / (1.4826 * pl.col("mad"))
@@ -367,7 +364,8 @@ def suspicious_keyword(pop: Population, config: FraudConfig) -> pl.DataFrame:
     if not config.keywords:
         return no_findings()
     pattern = keyword_pattern(config.keywords)
-    hit = pop.scored.with_columns(pl.col("description").str.extract(pattern, 1).alias("keyword")).filter(
+    candidates = pop.scored.filter(may_contain_keyword(pl.col("description"), config.keywords))
+    hit = candidates.with_columns(pl.col("description").str.extract(pattern, 1).alias("keyword")).filter(
         pl.col("keyword").is_not_null()
     )
     evidence = (
@@ -386,6 +384,25 @@ def keyword_pattern(keywords: tuple[str, ...]) -> str:
     return r"(?i)\b(" + "|".join(sorted(alternatives, key=len, reverse=True)) + r")\b"
 
 
+# The only characters outside ASCII that a case-insensitive regex matches with an ASCII letter
+# (long s and the Kelvin sign, by Unicode simple case folding).
+_ASCII_LETTER_FOLDS = ["\u017f", "\u212a"]
+
+
+def may_contain_keyword(description: pl.Expr, keywords: tuple[str, ...]) -> pl.Expr:
+    """True for every description keyword_pattern can match (and a few more): it contains the
+    longest word of a keyword in any ASCII case, or a character that folds to an ASCII letter.
+
+    A substring search (Aho-Corasick) is cheap; the case-insensitive Unicode regex is not (half
+    a second a day at the reference scale), so it only runs on these candidates."""
+    anchors = [max(keyword.split(), key=len) for keyword in keywords if keyword.split()]
+    if len(anchors) < len(keywords) or not all(anchor.isascii() for anchor in anchors):
+        return pl.lit(True)
+    return description.str.contains_any(anchors, ascii_case_insensitive=True) | description.str.contains_any(
+        _ASCII_LETTER_FOLDS
+    )
+
+
 def manual_entry(pop: Population, config: FraudConfig) -> pl.DataFrame:
     """Keyed by hand in a source system whose entries are otherwise automatic.
 
@@ -394,11 +411,7 @@ def manual_entry(pop: Population, config: FraudConfig) -> pl.DataFrame:
     manual (a bank feed or a payroll interface), once there are manual_min_population of them.
     A general journal, where people key most entries, never qualifies."""
     keys = ["company_id", "source_system"]
-    daily = (
-        pop.entries.filter(pl.col("source_system").is_not_null())
-        .group_by(*keys, "day")
-        .agg(pl.len().alias("entries"), pl.col("manual").sum().alias("manual_entries"))
-    )
+    daily = pop.history.sources
     manual = pop.scored.filter(pl.col("manual") & pl.col("source_system").is_not_null())
     targets = manual.select("txn_id", *keys, "day")
     shares = window_totals(daily, keys, ["entries", "manual_entries"], targets, config.history_days)
@@ -435,9 +448,8 @@ def unusual_poster(pop: Population, config: FraudConfig) -> pl.DataFrame:
     one's role is no less unusual than the first, and a share means the same at any volume.
     """
     keys = ["company_id", "net_account"]
-    manual = pop.entries.filter(pl.col("manual") & pl.col("created_by").is_not_null())
-    per_poster = manual.group_by(*keys, "created_by", "day").agg(pl.len().alias("by_poster"))
-    per_account = manual.group_by(*keys, "day").agg(pl.len().alias("account_entries"))
+    per_poster = pop.history.posters
+    per_account = per_poster.group_by(*keys, "day").agg(pl.col("by_poster").sum().alias("account_entries"))
     targets = pop.scored.filter(pl.col("manual") & pl.col("created_by").is_not_null()).select(
         "txn_id", *keys, "created_by", "day"
     )
@@ -480,26 +492,30 @@ def suspense_posting(pop: Population, config: FraudConfig) -> pl.DataFrame:
     )
 
 
-def _account_usage(pop: Population, config: FraudConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _account_usage(pop: Population, config: FraudConfig) -> pl.DataFrame:
     """Per scored entry, how many of the company's entries used its net account, its contra
     account and the pair, and how many entries the company had, over the scored day and the
     history_days before it."""
-    entries = pop.entries.filter(pl.col("contra_account").is_not_null())
-    per_company = entries.group_by("company_id", "day").agg(pl.len().alias("company_entries"))
+    return pop.shared(("account_usage", config.history_days), lambda: _usage(pop, config))
+
+
+def _usage(pop: Population, config: FraudConfig) -> pl.DataFrame:
+    per_pair = pop.history.pairs  # entries with a contra account, per pair and day
+    per_company = per_pair.group_by("company_id", "day").agg(pl.col("pair_uses").sum().alias("company_entries"))
+    # an entry uses its net and its contra account, once when they are the same account
     uses = pl.concat(
         [
-            entries.select("txn_id", "company_id", "day", pl.col("net_account").alias("account")),
-            entries.select("txn_id", "company_id", "day", pl.col("contra_account").alias("account")),
+            per_pair.select("company_id", pl.col("net_account").alias("account"), "day", "pair_uses"),
+            per_pair.filter(pl.col("contra_account") != pl.col("net_account")).select(
+                "company_id", pl.col("contra_account").alias("account"), "day", "pair_uses"
+            ),
         ]
-    ).unique(subset=["txn_id", "account"])
-    per_account = uses.group_by("company_id", "account", "day").agg(pl.len().alias("uses"))
-    pair = ["company_id", "net_account", "contra_account"]
-    per_pair = entries.group_by(*pair, "day").agg(pl.len().alias("pair_uses"))
-    scored = pop.scored.filter(pl.col("contra_account").is_not_null()).select(
-        "txn_id", "company_id", "day", "net_account", "contra_account"
     )
+    per_account = uses.group_by("company_id", "account", "day").agg(pl.col("pair_uses").sum().alias("uses"))
+    pair = ["company_id", "net_account", "contra_account"]
+    scored = pop.scored.filter(pl.col("contra_account").is_not_null()).select("txn_id", *pair, "day")
     days = config.history_days
-    usage = window_totals(per_company, ["company_id"], ["company_entries"], scored, days)
+    usage = window_totals(per_company, ["company_id"], ["company_entries"], scored.select(*pair, "day").unique(), days)
     for role in ("net", "contra"):
         usage = window_totals(
             per_account.rename({"account": f"{role}_account", "uses": f"{role}_uses"}),
@@ -509,7 +525,7 @@ def _account_usage(pop: Population, config: FraudConfig) -> tuple[pl.DataFrame, 
             days,
         )
     usage = window_totals(per_pair, pair, ["pair_uses"], usage, days)
-    return usage, per_company
+    return scored.join(usage, on=[*pair, "day"], nulls_equal=True, maintain_order="left")
 
 
 def _rare(uses: pl.Expr, total: pl.Expr, config: FraudConfig) -> pl.Expr:
@@ -520,7 +536,7 @@ def rare_account(pop: Population, config: FraudConfig) -> pl.DataFrame:
     """Posts to an account that at most rare_max_share of the company's entries used over the
     scored day and the history_days before it (the entry itself included): donations, fines,
     settlements and other accounts outside the daily business, where unusual items hide."""
-    usage, _ = _account_usage(pop, config)
+    usage = _account_usage(pop, config)
     total = pl.col("company_entries")
     net_rare, contra_rare = (
         _rare(pl.col("net_uses"), total, config),
@@ -557,7 +573,7 @@ def rare_account_pair(pop: Population, config: FraudConfig) -> pl.DataFrame:
     """Net and contra accounts that are each in common use but rarely together (at most
     rare_max_share of the company's entries): an unusual combination such as sales posted
     straight to the bank, bypassing the debtors ledger."""
-    usage, _ = _account_usage(pop, config)
+    usage = _account_usage(pop, config)
     total = pl.col("company_entries")
     hit = usage.filter(
         _rare(pl.col("pair_uses"), total, config)

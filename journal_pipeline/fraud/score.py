@@ -1,7 +1,7 @@
 """The fraud score of every posted transaction of a window, with its reasons.
 
 :func:`score_window` runs every test (journal_pipeline.fraud.jet and .benford) on a
-:class:`~journal_pipeline.fraud.features.Population` and combines the findings (noisy-OR of
+:class:`~journal_pipeline.fraud.population.Population` and combines the findings (noisy-OR of
 weight x strength, see journal_pipeline.fraud.config) into SCORE_SCHEMA rows: ``risk_score`` in
 0..1 (numeric(5,4)), ``reasons`` a JSON list of the tests that fired, strongest first, each
 {"test", "weight", "evidence"} (plus "group" for the Benford tests), and ``model_version``.
@@ -18,8 +18,8 @@ import polars as pl
 
 from journal_pipeline.fraud.benford import benford_findings, group_conformity
 from journal_pipeline.fraud.config import TESTS, FraudConfig, model_version
-from journal_pipeline.fraud.features import Population
 from journal_pipeline.fraud.jet import ALL_TESTS, FINDING_SCHEMA
+from journal_pipeline.fraud.population import Population
 
 RISK = pl.Decimal(5, 4)
 

@@ -1,8 +1,9 @@
 """fraud_scores: every posted transaction of the window scored for fraud risk, with reasons.
 
-Reads the window's extract and journal lines from the Parquet intermediates, together with the
-HISTORY_DAYS before it (the same assets' earlier partitions, only the columns the tests need),
-scores with journal_pipeline.fraud (pure Polars) and replaces the window's rows of
+Reads what journal_lines stored for fraud scoring (journal_pipeline.fraud.population.DAY_FRAMES)
+for the window and the HISTORY_DAYS before it: the window's entries, per-day counts of the history,
+and lazy scans of the earlier entries and amounts that the duplicate, split and outlier tests
+query by key. Scores with journal_pipeline.fraud (pure Polars) and replaces the window's rows of
 ``ledger.fraud_scores`` in one transaction. See journal_pipeline/fraud/__init__.py for the model.
 """
 
@@ -16,20 +17,15 @@ from journal_pipeline.defs.checks import blocking, invariant_check
 from journal_pipeline.defs.metadata import table, timed
 from journal_pipeline.defs.partitions import backfill_policy, daily_partitions, window_days
 from journal_pipeline.defs.resources import JournalDatabase, storage_path
-from journal_pipeline.fraud.benford import first_digit_distribution
+from journal_pipeline.fraud.benford import first_digit_distribution_of
 from journal_pipeline.fraud.config import (
     DEFAULT_KEYWORDS,
     DEFAULT_WEIGHTS,
     HISTORY_DAYS,
     FraudConfig,
 )
-from journal_pipeline.fraud.features import (
-    LINE_COLUMNS,
-    TRANSACTION_COLUMNS,
-    Population,
-    build_entries,
-    valid_timezones,
-)
+from journal_pipeline.fraud.features import valid_timezones
+from journal_pipeline.fraud.population import DAY_FRAMES, History, Population
 from journal_pipeline.fraud.report import benford_markdown, benford_svg, flagged_per_test, riskiest_table
 from journal_pipeline.fraud.score import score_window
 from journal_pipeline.fraud.store import replace_scores, score_coverage_problems
@@ -41,7 +37,6 @@ _DEFAULTS = FraudConfig()
 HISTORY = dg.TimeWindowPartitionMapping(
     start_offset=-HISTORY_DAYS, end_offset=0, allow_nonexistent_upstream_partitions=True
 )
-REFERENCE_FRAMES = ["users", "companies", "accounts"]
 
 
 class FraudScoringConfig(dg.Config):
@@ -96,17 +91,17 @@ class FraudScoresNotWrittenError(RuntimeError):
     metadata={"partition_expr": "journal_date"},
     deps=["gl_postings"],
     ins={
-        "source_transactions": dg.AssetIn(
-            partition_mapping=HISTORY,
-            metadata={
-                "frames": ["transactions", *REFERENCE_FRAMES],
-                "columns": {"transactions": TRANSACTION_COLUMNS},
-                "allow_missing_days": True,
-            },
-        ),
+        # scans, not loads: the history's entries are only read where a test's key matches
         "journal_lines": dg.AssetIn(
             partition_mapping=HISTORY,
-            metadata={"frames": ["lines"], "columns": {"lines": LINE_COLUMNS}, "allow_missing_days": True},
+            metadata={"frames": list(DAY_FRAMES), "lazy": True, "allow_missing_days": True},
+        ),
+        # only the companies (for the time zones the metadata reports), with the same reach as
+        # journal_lines: a backfill's lineage then re-scores the 28 days after it whichever parent
+        # Dagster follows first
+        "source_transactions": dg.AssetIn(
+            partition_mapping=HISTORY,
+            metadata={"frames": ["companies"], "lazy": True, "allow_missing_days": True},
         ),
     },
     check_specs=blocking("fraud_scores", "every_posted_transaction_scored_once"),
@@ -115,8 +110,8 @@ def fraud_scores(
     context: dg.AssetExecutionContext,
     config: FraudScoringConfig,
     database: JournalDatabase,
-    source_transactions: dict[str, pl.DataFrame],
-    journal_lines: dict[str, pl.DataFrame],
+    source_transactions: dict[str, dict[str, pl.LazyFrame]],
+    journal_lines: dict[str, dict[str, pl.LazyFrame]],
 ):
     """Fraud risk of every posted transaction of the window (``ledger.fraud_scores``): a
     risk_score in 0..1 from journal-entry tests and Benford's law, the reasons with their
@@ -126,16 +121,12 @@ def fraud_scores(
     first_day, last_day = window_days(context)
     model = config.to_domain()
     with timed() as clock:
-        entries = build_entries(
-            source_transactions["transactions"],
-            journal_lines["lines"],
-            source_transactions["users"],
-            source_transactions["companies"],
-            source_transactions["accounts"],
-        )
-        population = Population(entries, first_day, last_day)
-        scored = score_window(population, model)
-        scores = scored.scores
+        with timed() as scoring:
+            history = History.from_frames(journal_lines)
+            window_entries = history.entries_between(first_day, last_day).collect()
+            population = Population(window_entries, first_day, last_day, history)
+            scored = score_window(population, model)
+            scores = scored.scores
         with database.connect("journal-pipeline fraud") as conn:
             replaced = replace_scores(conn, first_day, last_day, scores)
             problems = score_coverage_problems(conn, first_day, last_day)
@@ -148,15 +139,15 @@ def fraud_scores(
                 )
             conn.commit()
     window = population.scored
-    chart = first_digit_distribution(window)
+    chart = first_digit_distribution_of(history.digits.filter(pl.col("day").is_between(first_day, last_day)))
+    before = first_day - dt.timedelta(days=1)
+    history_entries = history.entries_between(first_day - dt.timedelta(days=HISTORY_DAYS), before).select(pl.len())
     last_verdicts = scored.benford_groups.filter(pl.col("day") == last_day)
     nonconforming = last_verdicts.filter(pl.col("nonconforming")).select(
         "kind", "group", "test", "n", pl.col("mad").round(4), pl.col("critical").round(4), "level"
     )
-    unknown_zones = sorted(
-        set(source_transactions["companies"]["company_id"].to_list())
-        - set(valid_timezones(source_transactions["companies"]))
-    )
+    companies = pl.concat(list(source_transactions["companies"].values())).unique().collect()
+    unknown_zones = sorted(set(companies["company_id"].to_list()) - set(valid_timezones(companies)))
     yield dg.Output(
         scores,
         metadata={
@@ -168,13 +159,14 @@ def fraud_scores(
             "benford_first_digits": dg.MetadataValue.md(benford_markdown(chart)),
             "benford_chart": dg.MetadataValue.path(_write_chart(chart, first_day, last_day)),
             "benford_nonconforming_groups": table(nonconforming),
-            "history_entries": entries.height - window.height,
+            "history_entries": history_entries.collect().item(),
             # fewer than HISTORY_DAYS at the start of the data (or if earlier intermediates are gone)
-            "history_days_loaded": entries.filter(pl.col("day") < first_day)["day"].n_unique(),
+            "history_days_loaded": sum(day < first_day for day in history.entries_by_day),
             "companies_without_time_zone": str(unknown_zones or "none"),
             "model_version": scored.model_version,
             "replaced_rows": replaced,
             "duration_s": clock.seconds,
+            "scoring_s": scoring.seconds,  # of which reading and scoring; the rest writes the scores
         },
     )
     yield invariant_check(

@@ -32,8 +32,11 @@ class LedgerInvariantError(RuntimeError):
     kinds={"postgres"},
     metadata={"partition_expr": "journal_date"},
     ins={
-        "source_transactions": dg.AssetIn(metadata={"frames": ["transactions"]}),
-        "journal_lines": dg.AssetIn(),
+        # only the extracted txn_ids (posted + quarantined = extracted)
+        "source_transactions": dg.AssetIn(
+            metadata={"frames": ["transactions"], "columns": {"transactions": ["txn_id"]}}
+        ),
+        "journal_lines": dg.AssetIn(metadata={"frames": ["lines", "quarantine"]}),
         "vouchers": dg.AssetIn(),
     },
     check_specs=blocking(
