@@ -861,33 +861,25 @@ def run_bench(
         # both sizes measured alike: a fresh database holding the same days (so the same history
         # for fraud scoring), every day run once, then the last one timed in new processes
         progress(f"bench: (g) {LEGACY_SKIPPED}")
+
+        def measure(label: str, per_company_day: int, seeded: dict[dt.date, int]) -> dict[str, Any]:
+            return _measure_scaled(
+                server,
+                f"{name}_{label}",
+                companies=companies,
+                txns_per_day=per_company_day,
+                volumes=seeded,
+                day=measured[-1],
+                seed=seed,
+                runs=scaling_runs,
+                storage=bench_home / f"{name}_{label}",
+                keep=keep,
+                progress=progress,
+            )
+
         try:
-            reference = _measure_scaled(
-                server,
-                f"{name}_reference",
-                companies=companies,
-                txns_per_day=txns_per_day,
-                volumes=reference_volumes,
-                day=measured[-1],
-                seed=seed,
-                runs=scaling_runs,
-                storage=bench_home / f"{name}_reference",
-                keep=keep,
-                progress=progress,
-            )
-            scaled = _measure_scaled(
-                server,
-                f"{name}_scaled",
-                companies=companies,
-                txns_per_day=scaling_txns_per_day,
-                volumes=volumes,
-                day=measured[-1],
-                seed=seed,
-                runs=scaling_runs,
-                storage=bench_home / f"{name}_scaled",
-                keep=keep,
-                progress=progress,
-            )
+            reference = measure("reference", txns_per_day, reference_volumes)
+            scaled = measure("scaled", scaling_txns_per_day, volumes)
             result.scaling = _scaling_summary(reference, scaled, measured[-1], scaling_runs)
         except Exception as exc:  # e.g. a child killed for lack of memory: a finding, printed with the rest
             result.scaling = {

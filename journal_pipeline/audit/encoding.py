@@ -272,16 +272,21 @@ def in_leaf_order(lines: pl.DataFrame) -> pl.DataFrame:
     """The lines in leaf order, ``(company_id, txn_id, line_no)``; refuses a repeated identity."""
     _check_columns(lines)
     ordered = lines.sort(list(LINE_IDENTITY))
-    # Sorted, a repeated identity is one equal to the row before it.
+    refuse_repeated_identity(ordered)
+    return ordered
+
+
+def refuse_repeated_identity(ordered: pl.DataFrame) -> None:
+    """Raise EncodingError, naming the first, when two of the leaf-ordered identities are equal
+    (sorted, a repeated identity is one equal to the row before it)."""
     repeats = pl.all_horizontal(pl.col(key) == pl.col(key).shift(1) for key in LINE_IDENTITY).fill_null(False)
     twice = ordered.filter(repeats)
     if twice.height:
-        twice = twice.row(0, named=True)
+        first = twice.row(0, named=True)
         raise EncodingError(
-            f"company {twice['company_id']} txn {twice['txn_id']} line {twice['line_no']} appears more than once "
+            f"company {first['company_id']} txn {first['txn_id']} line {first['line_no']} appears more than once "
             "in the day: a day's lines must be unique by (company_id, txn_id, line_no)"
         )
-    return ordered
 
 
 def leaf_hash_blob(lines: pl.DataFrame) -> bytes:

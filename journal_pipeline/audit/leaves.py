@@ -27,7 +27,7 @@ from typing import Final
 import numpy as np
 import polars as pl
 
-from journal_pipeline.audit.encoding import ENCODING_VERSION, LINE_IDENTITY, EncodingError, leaf_hash_blob
+from journal_pipeline.audit.encoding import ENCODING_VERSION, LINE_IDENTITY, leaf_hash_blob, refuse_repeated_identity
 from journal_pipeline.audit.merkle import HASH_SIZE, root_of_concatenated
 
 IDENTITY_DTYPE: Final = np.dtype([("company_id", ">i4"), ("txn_id", ">i8"), ("line_no", ">i2")])
@@ -89,18 +89,6 @@ class DayDigest:
         return split_hashes(self.leaf_blob)
 
 
-def _refuse_repeated_identity(identities: pl.DataFrame) -> None:
-    """Raise when two of the (leaf-ordered) identities are equal; naming the first."""
-    repeats = pl.all_horizontal(pl.col(key) == pl.col(key).shift(1) for key in LINE_IDENTITY).fill_null(False)
-    twice = identities.filter(repeats)
-    if twice.height:
-        first = twice.row(0, named=True)
-        raise EncodingError(
-            f"company {first['company_id']} txn {first['txn_id']} line {first['line_no']} appears more than once "
-            "in the day: a day's lines must be unique by (company_id, txn_id, line_no)"
-        )
-
-
 class DayDigester:
     """A day's digest, computed from its lines given in any number of blocks, in any order.
 
@@ -140,7 +128,7 @@ class DayDigester:
         # lines that arrive by txn_id with the companies interleaved
         order = np.lexsort([identities[name].to_numpy() for name in reversed(LINE_IDENTITY)])
         identities = identities[order]
-        _refuse_repeated_identity(identities)
+        refuse_repeated_identity(identities)
         ordered = hashes[order]
         del hashes
         leaf_blob = ordered.tobytes()
