@@ -12,28 +12,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
+from journal_pipeline.arguments import date_argument, positive_argument
 from journal_pipeline.db import admin_url, redact
 
 
 class UsageError(Exception):
     """A mistake in what the user asked for; printed as one line, exit status 2."""
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date in YYYY-MM-DD form") from None
-
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return number
 
 
 def _date_range(start: dt.date, end: dt.date | None) -> tuple[dt.date, dt.date]:
@@ -222,33 +206,35 @@ def build_parser() -> argparse.ArgumentParser:
     add("migrate", cmd_migrate, "create or upgrade every schema; safe to run again")
 
     seed = add("seed", cmd_seed, "fill the legacy schema with deterministic synthetic data")
-    seed.add_argument("--start", type=_date, required=True, help="first day (YYYY-MM-DD)")
-    seed.add_argument("--days", type=_positive, required=True, help="number of days")
-    seed.add_argument("--companies", type=_positive, default=5, help="number of companies (default 5)")
+    seed.add_argument("--start", type=date_argument, required=True, help="first day (YYYY-MM-DD)")
+    seed.add_argument("--days", type=positive_argument, required=True, help="number of days")
+    seed.add_argument("--companies", type=positive_argument, default=5, help="number of companies (default 5)")
     seed.add_argument(
-        "--txns-per-day", type=_positive, default=2000, help="transactions per company and day (default 2000)"
+        "--txns-per-day", type=positive_argument, default=2000, help="transactions per company and day (default 2000)"
     )
     seed.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
 
     legacy = add("legacy", cmd_legacy, "run the legacy fn_insert_sun_journal function")
-    legacy.add_argument("--date", type=_date, required=True, help="the day (YYYY-MM-DD)")
-    legacy.add_argument("--end", type=_date, help="last day of a range (inclusive); default: --date")
+    legacy.add_argument("--date", type=date_argument, required=True, help="the day (YYYY-MM-DD)")
+    legacy.add_argument("--end", type=date_argument, help="last day of a range (inclusive); default: --date")
     legacy.add_argument("--company", type=int, help="one company id; default: every company")
 
     run = add("run", cmd_run, "materialize the six steps for these days through the Dagster definitions")
-    run.add_argument("--start", type=_date, required=True, help="first day (YYYY-MM-DD)")
-    run.add_argument("--end", type=_date, help="last day (inclusive); default: --start")
+    run.add_argument("--start", type=date_argument, required=True, help="first day (YYYY-MM-DD)")
+    run.add_argument("--end", type=date_argument, help="last day (inclusive); default: --start")
 
     parity = add("parity", cmd_parity, "compare the pipeline's postings with the legacy function's")
-    parity.add_argument("--start", type=_date, required=True, help="first day (YYYY-MM-DD)")
-    parity.add_argument("--end", type=_date, help="last day (inclusive); default: --start")
-    parity.add_argument("--limit", type=_positive, default=50, help="differences to print per kind (default 50)")
+    parity.add_argument("--start", type=date_argument, required=True, help="first day (YYYY-MM-DD)")
+    parity.add_argument("--end", type=date_argument, help="last day (inclusive); default: --start")
+    parity.add_argument(
+        "--limit", type=positive_argument, default=50, help="differences to print per kind (default 50)"
+    )
 
     demo = add("demo", cmd_demo, "migrate, seed a month, run pipeline and legacy function, compare, summarise")
-    demo.add_argument("--start", type=_date, default=dt.date(2024, 7, 1), help="first day (default 2024-07-01)")
-    demo.add_argument("--days", type=_positive, default=31, help="number of days (default 31)")
-    demo.add_argument("--companies", type=_positive, default=5, help="companies (default 5)")
-    demo.add_argument("--txns-per-day", type=_positive, default=2000, help="per company and day (default 2000)")
+    demo.add_argument("--start", type=date_argument, default=dt.date(2024, 7, 1), help="first day (default 2024-07-01)")
+    demo.add_argument("--days", type=positive_argument, default=31, help="number of days (default 31)")
+    demo.add_argument("--companies", type=positive_argument, default=5, help="companies (default 5)")
+    demo.add_argument("--txns-per-day", type=positive_argument, default=2000, help="per company and day (default 2000)")
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
 
     bench = add(
@@ -257,12 +243,16 @@ def build_parser() -> argparse.ArgumentParser:
         "benchmark the pipeline against the legacy function and the COPY floor, with Dagster's overhead, "
         "query plans and (optionally) linear scaling",
     )
-    bench.add_argument("--companies", type=_positive, default=5, help="companies (default 5)")
-    bench.add_argument("--txns-per-day", type=_positive, default=20000, help="per company and day (default 20000)")
-    bench.add_argument("--days", type=_positive, default=3, help="days measured one by one (default 3)")
+    bench.add_argument("--companies", type=positive_argument, default=5, help="companies (default 5)")
+    bench.add_argument(
+        "--txns-per-day", type=positive_argument, default=20000, help="per company and day (default 20000)"
+    )
+    bench.add_argument("--days", type=positive_argument, default=3, help="days measured one by one (default 3)")
     bench.add_argument("--backfill-days", type=int, default=30, help="days of the one-launch backfill (default 30)")
-    bench.add_argument("--runs", type=_positive, default=3, help="runs per measurement; medians (default 3)")
-    bench.add_argument("--start", type=_date, default=dt.date(2024, 6, 3), help="first seeded day (default 2024-06-03)")
+    bench.add_argument("--runs", type=positive_argument, default=3, help="runs per measurement; medians (default 3)")
+    bench.add_argument(
+        "--start", type=date_argument, default=dt.date(2024, 6, 3), help="first seeded day (default 2024-06-03)"
+    )
     bench.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     bench.add_argument(
         "--output", default="bench-results/bench.json", help="JSON file (default bench-results/bench.json)"
@@ -272,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-plans", action="store_true", help="skip the EXPLAIN (ANALYZE, BUFFERS) section")
     bench.add_argument(
         "--scaling-txns-per-day",
-        type=_positive,
+        type=positive_argument,
         metavar="N",
         help="also time one day at N transactions per company-day in a second database, each run in a new "
         "process with its peak memory, against the reference day timed the same way; the issue's figure "
@@ -280,11 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--scaling-days",
-        type=_positive,
+        type=positive_argument,
         default=2,
         help="days seeded at the scaling size, the last one measured (default 2)",
     )
-    bench.add_argument("--scaling-runs", type=_positive, help="runs per scaling measurement; medians (default: --runs)")
+    bench.add_argument(
+        "--scaling-runs", type=positive_argument, help="runs per scaling measurement; medians (default: --runs)"
+    )
 
     from journal_pipeline.audit.commands import add_audit_commands
     from journal_pipeline.fraud.commands import add_fraud_commands

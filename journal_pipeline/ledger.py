@@ -5,12 +5,13 @@ quarantine, all in one transaction under a per-day advisory lock. A rerun theref
 same rows; a crash (or a failed check inside the transaction) leaves the previous ones; two runs
 of the same day wait for each other instead of double-posting.
 
-ledger.journal_lines, the big one, is partitioned by day (sql/migrations/0011_day_partitions.sql,
-which explains the locking): a day's lines are COPY'd into a new, unindexed table of their own
-(``ledger.open_day``), indexed once loaded and swapped in for the day's partition
-(``ledger.close_day``), which is cheaper than maintaining the indexes row by row and than deleting
-the previous lines. Vouchers, GL rows and quarantine are deleted and COPY'd. Replacing a day's
-partition locks ledger.journal_lines exclusively until COMMIT, so the swap comes last.
+ledger.journal_lines and ledger.vouchers, the big ones, are partitioned by day
+(sql/migrations/0011_day_partitions.sql and 0012, which explain the locking): a day's lines and
+vouchers are COPY'd into new, unindexed tables of their own (``ledger.open_day``), indexed once
+loaded and swapped in for the day's partitions (``ledger.close_day``), which is cheaper than
+maintaining the indexes row by row and than deleting the previous rows. GL rows and quarantine,
+a few hundred a day, are deleted and COPY'd. Replacing a day's partitions locks their tables
+exclusively until COMMIT, so the swap comes last.
 
 Under the locks and before anything is written it refuses days in a closed period
 (journal_pipeline.periods); after the COPY it records what each day now holds in
@@ -20,6 +21,7 @@ Under the locks and before anything is written it refuses days in a closed perio
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
 import polars as pl
@@ -28,10 +30,12 @@ from psycopg import sql
 
 from journal_pipeline.db.copy import copy_from_polars, copy_to_polars
 from journal_pipeline.domain.gl import GL_AMOUNT
+from journal_pipeline.domain.invariants import UNACCOUNTED_SCHEMA, unaccounted_transactions
 from journal_pipeline.periods import refuse_closed_periods
 
 LEDGER_TABLES = ("journal_lines", "vouchers", "gl_daily", "quarantine")
-REPLACED_IN_PLACE = ("vouchers", "gl_daily", "quarantine")  # deleted and COPY'd; the lines are swapped in
+SWAPPED_IN = ("journal_lines", "vouchers")  # a day's table each, built and swapped in by ledger.close_day
+REPLACED_IN_PLACE = ("gl_daily", "quarantine")  # small: deleted and COPY'd
 
 # Namespace of the per-day advisory locks: (namespace, days since 1970-01-01).
 DAY_LOCK_NAMESPACE = 0x4A4C  # "JL"
@@ -74,8 +78,9 @@ def post_days(
     replaced = dict.fromkeys(LEDGER_TABLES, 0)
     for day in days:
         conn.execute("SELECT ledger.open_day(%s)", (day,))
-        lines = frames["journal_lines"].filter(pl.col("journal_date") == day)
-        counts["journal_lines"] += copy_from_polars(conn, sql.Identifier("ledger", new_day_table(day)), lines)
+        for table in SWAPPED_IN:
+            rows = frames[table].filter(pl.col("journal_date") == day)
+            counts[table] += copy_from_polars(conn, sql.Identifier("ledger", new_day_table(day, table)), rows)
     for table in REPLACED_IN_PLACE:
         cur = conn.execute(
             sql.SQL("DELETE FROM {} WHERE journal_date BETWEEN %s AND %s").format(sql.Identifier("ledger", table)),
@@ -83,22 +88,24 @@ def post_days(
         )
         replaced[table] = cur.rowcount
         counts[table] = copy_from_polars(conn, sql.Identifier("ledger", table), frames[table])
-    for day in days:  # last: replacing a day's partition locks ledger.journal_lines exclusively until COMMIT
-        row = conn.execute("SELECT ledger.close_day(%s)", (day,)).fetchone()
-        replaced["journal_lines"] += row[0] if row else 0
+    for day in days:  # last: replacing a day's partitions locks their tables exclusively until COMMIT
+        row = conn.execute("SELECT journal_lines, vouchers FROM ledger.close_day(%s)", (day,)).fetchone()
+        assert row is not None  # a function with OUT parameters returns one row
+        replaced["journal_lines"] += row[0]
+        replaced["vouchers"] += row[1]
     conn.execute(_REPLACE_POSTED_DAYS_DELETE, {"first_day": first_day, "last_day": last_day})
     conn.execute(_REPLACE_POSTED_DAYS_INSERT, {"first_day": first_day, "last_day": last_day})
     return PostingCounts(replaced=replaced, **counts)
 
 
-def day_partition(day: dt.date) -> str:
-    """The name of ``day``'s partition of ledger.journal_lines (as ledger.day_table names it)."""
-    return f"journal_lines_{day:%Y%m%d}"
+def day_partition(day: dt.date, table: str = "journal_lines") -> str:
+    """The name of ``day``'s partition of ledger.``table`` (as ledger.day_table names it)."""
+    return f"{table}_{day:%Y%m%d}"
 
 
-def new_day_table(day: dt.date) -> str:
-    """The table ``ledger.open_day`` creates for ``day``'s new journal lines."""
-    return f"{day_partition(day)}_new"
+def new_day_table(day: dt.date, table: str = "journal_lines") -> str:
+    """The table ``ledger.open_day`` (or ``open_scores_day``) creates for ``day``'s new rows of ``table``."""
+    return f"{day_partition(day, table)}_new"
 
 
 def _companies(frames: dict[str, pl.DataFrame]) -> list[int]:
@@ -173,6 +180,45 @@ def gl_differences_in_database(conn: psycopg.Connection, first_day: dt.date, las
         ],
         orient="row",
     )
+
+
+def txn_ids_digest(txn_ids: pl.Series) -> str:
+    """md5 of the txn_ids sorted and joined by commas: ``md5(string_agg(txn_id::text, ',' ORDER BY
+    txn_id))``, as ``ledger.posted_days`` records a day's (md5 of '' for none)."""
+    joined = txn_ids.sort().cast(pl.String).str.join(",").item() if txn_ids.len() else ""
+    return hashlib.md5(joined.encode("ascii")).hexdigest()
+
+
+def unaccounted_in_database(
+    conn: psycopg.Connection, first_day: dt.date, last_day: dt.date, extracted: pl.DataFrame
+) -> pl.DataFrame:
+    """Invariant 3 on what was written: ``extracted`` (``txn_id``, ``txn_date``) against the
+    vouchers and quarantine rows of the window, as ``unaccounted_transactions`` reports them.
+
+    ``post_days`` recorded in ``ledger.posted_days``, from those rows and in the same transaction,
+    how many transactions each day accounts for and the md5 of their sorted txn_ids. A day whose
+    count and md5 are those of its extracted txn_ids is whole (a txn posted and quarantined both
+    would be counted twice); only when a day differs are the ids read back, to name them."""
+    if _recorded_days_match(conn, first_day, last_day, extracted):
+        return pl.DataFrame(schema=UNACCOUNTED_SCHEMA)
+    posted, quarantined = posted_and_quarantined_ids(conn, first_day, last_day)
+    return unaccounted_transactions(extracted["txn_id"], posted, quarantined)
+
+
+def _recorded_days_match(
+    conn: psycopg.Connection, first_day: dt.date, last_day: dt.date, extracted: pl.DataFrame
+) -> bool:
+    """Whether every day of the window accounts, in ledger.posted_days, for exactly its extracted txn_ids."""
+    recorded = conn.execute(
+        "SELECT journal_date, transactions, txn_ids_md5 FROM ledger.posted_days WHERE journal_date BETWEEN %s AND %s",
+        (first_day, last_day),
+    ).fetchall()
+    ids_by_day = {day: frame["txn_id"] for (day,), frame in extracted.partition_by("txn_date", as_dict=True).items()}
+    for day, transactions, md5 in recorded:
+        ids = ids_by_day.pop(day, pl.Series("txn_id", [], dtype=pl.Int64))
+        if transactions != ids.len() or md5 != txn_ids_digest(ids):
+            return False
+    return not ids_by_day  # and no extracted day went unrecorded
 
 
 def posted_and_quarantined_ids(

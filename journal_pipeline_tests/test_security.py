@@ -1,8 +1,9 @@
 """Least privilege, credentials only from the environment and never shown, parameterized SQL.
 
 1. The pipeline's role can read the source contract and nothing else of ``legacy`` and ``eval``,
-   write the ledger by DELETE and INSERT only (a day's journal lines only whole, through
-   ``ledger.open_day`` and ``ledger.close_day``), and only read and append the audit trail; the
+   write the ledger by DELETE and INSERT only (a day's journal lines and vouchers only whole,
+   through ``ledger.open_day`` and ``ledger.close_day``, and its fraud scores through
+   ``ledger.open_scores_day`` and ``close_scores_day``), and only read and append the audit trail; the
    database refuses everything else, whatever the SQL.
 2. A password in JOURNAL_PIPELINE_DATABASE_URL reaches no log, no event, no run config, tag or
    metadata, no stored file and no definitions snapshot (what the UI shows), of a run that
@@ -32,14 +33,15 @@ from journal_pipeline_tests import cases
 from journal_pipeline_tests.reliability_support import pipeline_env, pipeline_process, run_command, tail
 
 SOURCE_TABLES = ("companies", "accounts", "posting_rules", "fx_rates", "users", "src_transactions")
-LEDGER_WRITTEN = ("vouchers", "gl_daily", "quarantine", "fraud_scores", "posted_days")
+LEDGER_WRITTEN = ("gl_daily", "quarantine", "posted_days")
+LEDGER_SWAPPED = ("journal_lines", "vouchers", "fraud_scores")  # replaced a whole day at a time, by functions
 AUDIT_TABLES = ("seals", "seal_leaves", "events")
 PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 
 EXPECTED = {
     **{f"legacy.{table}": {"SELECT"} for table in SOURCE_TABLES},
     **{f"ledger.{table}": {"SELECT", "INSERT", "DELETE"} for table in LEDGER_WRITTEN},
-    "ledger.journal_lines": {"SELECT"},  # replaced a whole day at a time by ledger.open_day / close_day
+    **{f"ledger.{table}": {"SELECT"} for table in LEDGER_SWAPPED},
     "ledger.gl_balances": {"SELECT"},
     "ledger.closed_periods": {"SELECT"},
     **{f"audit.{table}": {"SELECT", "INSERT"} for table in AUDIT_TABLES},
@@ -80,7 +82,12 @@ def test_the_pipeline_role_has_only_the_privileges_it_needs(db):
     assert not db.scalar("SELECT has_sequence_privilege(%s, 'legacy.journal_no_seq', 'USAGE')", (PIPELINE_ROLE,))
     for function in ("legacy.fn_insert_sun_journal(date, integer)", "legacy.try_numeric(text)"):
         assert not db.scalar("SELECT has_function_privilege(%s, %s, 'EXECUTE')", (PIPELINE_ROLE, function)), function
-    for function in ("ledger.open_day(date)", "ledger.close_day(date)"):
+    for function in (
+        "ledger.open_day(date)",
+        "ledger.close_day(date)",
+        "ledger.open_scores_day(date)",
+        "ledger.close_scores_day(date)",
+    ):
         assert db.scalar("SELECT has_function_privilege(%s, %s, 'EXECUTE')", (PIPELINE_ROLE, function)), function
         assert not db.scalar("SELECT has_function_privilege('public', %s, 'EXECUTE')", (function,)), function
 
@@ -98,6 +105,9 @@ def test_the_pipeline_role_has_only_the_privileges_it_needs(db):
         "INSERT INTO ledger.journal_lines (journal_date) VALUES ('2024-07-18')",
         "DELETE FROM ledger.journal_lines_default",
         "TRUNCATE ledger.journal_lines",
+        "DELETE FROM ledger.vouchers",
+        "INSERT INTO ledger.fraud_scores (journal_date) VALUES ('2024-07-18')",
+        "SELECT ledger.swap_in_day_table('vouchers', '2024-07-18')",
         "INSERT INTO legacy.src_transactions (txn_id) VALUES (-1)",
         "UPDATE legacy.posting_rules SET net_account = '9999'",
         "DELETE FROM legacy.src_transactions",

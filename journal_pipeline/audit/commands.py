@@ -9,23 +9,16 @@ transactions.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from journal_pipeline.arguments import date_argument
 from journal_pipeline.db import connect, pipeline_url
 
 # Findings printed per run; the rest are counted (a day rewritten wholesale has one per line).
 MAX_PRINTED_FINDINGS = 200
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date in YYYY-MM-DD form") from None
 
 
 def _txn_id(value: str) -> int:
@@ -122,7 +115,7 @@ def add_audit_commands(subparsers: Any) -> None:
         "and name each edited, deleted, inserted or moved line.",
     )
     verify.add_argument(
-        "--date", type=_date, help="check only this day's lines (YYYY-MM-DD); chains are always checked"
+        "--date", type=date_argument, help="check only this day's lines (YYYY-MM-DD); chains are always checked"
     )
     verify.add_argument("--head", type=Path, metavar="FILE", help="a head exported by `audit head --output FILE`")
     verify.set_defaults(handler=cmd_audit_verify)
@@ -134,7 +127,7 @@ def add_audit_commands(subparsers: Any) -> None:
         "and check it.",
     )
     prove.add_argument("--txn-id", type=_txn_id, required=True, help="the transaction id")
-    prove.add_argument("--date", type=_date, help="its journal date, if known (spares a scan of the ledger)")
+    prove.add_argument("--date", type=date_argument, help="its journal date, if known (spares a scan of the ledger)")
     prove.set_defaults(handler=cmd_audit_prove)
 
     head = actions.add_parser(

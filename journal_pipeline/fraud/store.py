@@ -1,9 +1,11 @@
 """``ledger.fraud_scores``: writing a window's scores, checking them, reading them back.
 
-Like the rest of the ledger (journal_pipeline.ledger), a window is replaced in one transaction:
-its rows are deleted and the new ones COPY'd in under the same per-day advisory locks as the
-posting, so a rerun leaves the same rows, a crash leaves the previous ones, and a run scoring a
-day waits for a run posting it.
+Like the rest of the ledger (journal_pipeline.ledger), a window is replaced in one transaction
+under the same per-day advisory locks as the posting, so a rerun leaves the same rows, a crash
+leaves the previous ones, and a run scoring a day waits for a run posting it. Like the journal
+lines, the table is partitioned by day (sql/migrations/0012_day_partitions_vouchers_scores.sql):
+a day's scores are COPY'd into a bare table of their own (``ledger.open_scores_day``), indexed
+once loaded and swapped in for the day's partition (``ledger.close_scores_day``).
 """
 
 from __future__ import annotations
@@ -16,9 +18,7 @@ from psycopg import sql
 
 from journal_pipeline.db.copy import copy_from_polars, copy_to_polars
 from journal_pipeline.fraud.score import SCORE_SCHEMA
-from journal_pipeline.ledger import lock_days
-
-TABLE = sql.Identifier("ledger", "fraud_scores")
+from journal_pipeline.ledger import lock_days, new_day_table
 
 
 def replace_scores(
@@ -28,17 +28,23 @@ def replace_scores(
     scores: pl.DataFrame,
 ) -> int:
     """Replace the scores of first_day..last_day by ``scores`` (SCORE_SCHEMA) inside the caller's
-    transaction; returns the number of rows deleted. The caller commits after its checks."""
+    transaction; returns the number of rows replaced. The caller commits after its checks."""
     outside = scores.filter(~pl.col("journal_date").is_between(first_day, last_day))
     if outside.height:
         where = f"{first_day}..{last_day}"
         raise ValueError(f"{outside.height} fraud scores lie outside {where}: nothing was written")
-    lock_days(conn, [first_day + dt.timedelta(days=n) for n in range((last_day - first_day).days + 1)])
-    deleted = conn.execute(
-        sql.SQL("DELETE FROM {} WHERE journal_date BETWEEN %s AND %s").format(TABLE), (first_day, last_day)
-    ).rowcount
-    copy_from_polars(conn, TABLE, scores.select(list(SCORE_SCHEMA)))
-    return deleted
+    days = [first_day + dt.timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+    lock_days(conn, days)
+    scores = scores.select(list(SCORE_SCHEMA))
+    for day in days:
+        conn.execute("SELECT ledger.open_scores_day(%s)", (day,))
+        new_scores = sql.Identifier("ledger", new_day_table(day, "fraud_scores"))
+        copy_from_polars(conn, new_scores, scores.filter(pl.col("journal_date") == day))
+    replaced = 0
+    for day in days:  # last: replacing a day's partition locks ledger.fraud_scores exclusively until COMMIT
+        row = conn.execute("SELECT ledger.close_scores_day(%s)", (day,)).fetchone()
+        replaced += row[0] if row else 0
+    return replaced
 
 
 # Every posted transaction of the window (a voucher) with exactly one score in [0, 1], and no

@@ -10,14 +10,13 @@ from journal_pipeline.defs.partitions import backfill_policy, daily_partitions, 
 from journal_pipeline.defs.resources import JournalDatabase
 from journal_pipeline.defs.retries import retried_if_the_database_is_lost
 from journal_pipeline.domain.gl import gl_daily
-from journal_pipeline.domain.invariants import unaccounted_transactions
 from journal_pipeline.faults import fault_point
 from journal_pipeline.ledger import (
     daily_figures,
     gl_differences_in_database,
     post_days,
-    posted_and_quarantined_ids,
     totals_by_company,
+    unaccounted_in_database,
 )
 
 
@@ -32,9 +31,9 @@ class LedgerInvariantError(RuntimeError):
     kinds={"postgres"},
     metadata={"partition_expr": "journal_date"},
     ins={
-        # only the extracted txn_ids (posted + quarantined = extracted)
+        # only the extracted txn_ids and days (posted + quarantined = extracted)
         "source_transactions": dg.AssetIn(
-            metadata={"frames": ["transactions"], "columns": {"transactions": ["txn_id"]}}
+            metadata={"frames": ["transactions"], "columns": {"transactions": ["txn_id", "txn_date"]}}
         ),
         "journal_lines": dg.AssetIn(metadata={"frames": ["lines", "quarantine"]}),
         "vouchers": dg.AssetIn(),
@@ -58,7 +57,7 @@ def gl_postings(
     a lost database connection retries the whole step (journal_pipeline.defs.retries)."""
     first_day, last_day = window_days(context)
     lines, quarantine = journal_lines["lines"], journal_lines["quarantine"]
-    extracted = source_transactions["transactions"]["txn_id"]
+    extracted = source_transactions["transactions"]
     window = f"{first_day}..{last_day}"
     with timed() as clock, retried_if_the_database_is_lost(context, f"posting {window}", writes=True) as attempt:
         gl = gl_daily(lines)
@@ -70,8 +69,7 @@ def gl_postings(
                 {"journal_lines": lines, "vouchers": vouchers, "gl_daily": gl, "quarantine": quarantine},
             )
             gl_violations = gl_differences_in_database(conn, first_day, last_day)
-            posted_ids, quarantined_ids = posted_and_quarantined_ids(conn, first_day, last_day)
-            unaccounted = unaccounted_transactions(extracted, posted_ids, quarantined_ids)
+            unaccounted = unaccounted_in_database(conn, first_day, last_day, extracted)
             if gl_violations.height or unaccounted.height:
                 conn.rollback()
                 raise LedgerInvariantError(
@@ -107,5 +105,5 @@ def gl_postings(
     yield invariant_check(
         "posted_plus_quarantined_equals_extracted",
         unaccounted,
-        f"posted ({posted_ids.len()}) + quarantined ({quarantined_ids.len()}) = extracted ({extracted.len()})",
+        f"posted ({counts.vouchers}) + quarantined ({counts.quarantine}) = extracted ({extracted.height})",
     )
