@@ -117,3 +117,46 @@ def test_runs_of_different_days_post_in_parallel(db, tmp_path, capsys):
     assert_posted_once(db)
     assert db.scalar("SELECT count(*) FROM audit.seals") == 2
     assert main(["audit", "verify"]) == 0, capsys.readouterr()
+
+
+def test_a_repost_never_deadlocks_with_a_reader_of_vouchers_then_lines(db, tmp_path):
+    """Replacing a day locks ledger.journal_lines and ledger.vouchers exclusively. A reader that
+    holds vouchers and then asks for the lines would deadlock with a posting that took the lines
+    and waits for vouchers; ledger.lock_for_replacing never waits for one while holding the other,
+    so the reader gets the lines, and the posting completes once the reader is done."""
+    with db.connect() as conn:
+        cases.load_cases(conn)
+    env = pipeline_env(db, tmp_path / "storage", tmp_path / "dagster")
+    with pipeline_process(run_command(cases.DAY, cases.DAY), env, tmp_path / "first.log") as first:
+        assert first.wait(timeout=300) == 0, tail(tmp_path / "first.log")
+
+    with db.connect(autocommit=False) as reader:
+        vouchers = reader.execute("SELECT count(*) FROM ledger.vouchers").fetchone()
+        log = tmp_path / "repost.log"
+        with pipeline_process(run_command(cases.DAY, cases.DAY), env, log) as repost:
+
+            def swapping() -> list[tuple]:
+                return [row for row in pipeline_backends(db) if "close_day" in row[4] and row[2] == "active"]
+
+            def waiting_for_vouchers() -> list[tuple]:
+                # waiting on a lock, or sleeping between tries (PgSleep is a Timeout wait)
+                return [row for row in swapping() if row[3] in ("Lock", "Timeout")]
+
+            wait_until(waiting_for_vouchers, what="the repost waiting at its swap", diagnose=lambda: tail(log))
+            # the reader now asks for the lines, holding vouchers: answered, no deadlock
+            lines = reader.execute("SELECT count(*) FROM ledger.journal_lines").fetchone()
+            assert swapping(), "the repost must still be waiting for the reader's vouchers"
+            reader.commit()
+            assert repost.wait(timeout=300) == 0, tail(log)
+    assert (vouchers, lines) == ((len({txn for txn, _ in cases.POSTED_LINES}),), (len(cases.POSTED_LINES),))
+    assert "deadlock" not in log.read_text()
+    assert_posted_once_for(db, cases.DAY)
+
+
+def assert_posted_once_for(db, day) -> None:
+    assert db.scalar("SELECT count(*) FROM ledger.journal_lines WHERE journal_date = %s", (day,)) == len(
+        cases.POSTED_LINES
+    )
+    assert db.scalar("SELECT count(*) FROM ledger.vouchers WHERE journal_date = %s", (day,)) == len(
+        {txn for txn, _ in cases.POSTED_LINES}
+    )
