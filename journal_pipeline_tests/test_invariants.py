@@ -80,7 +80,9 @@ def test_a_difference_from_what_was_written_is_named(db, posted_day):
 
 
 def test_vouchers_and_scores_are_day_partitions_swapped_in_whole(db, posted_day, instance):
-    partitions = "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass"
+    partitions = (
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass"
+    )
     for table in ("journal_lines", "vouchers", "fraud_scores"):
         assert sorted(r[0] for r in db.rows(partitions, (f"ledger.{table}",))) == [
             f"{table}_20240718",
