@@ -77,8 +77,12 @@ def run_command(first_day: dt.date, last_day: dt.date) -> list[str]:
 
 
 @contextmanager
-def pipeline_process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    """A process in its own session, its output in ``log``; SIGKILLed afterwards if still running."""
+def pipeline_process(
+    args: list[str], env: dict[str, str], log: Path, *, grace: float | None = None
+) -> Iterator[subprocess.Popen]:
+    """A process in its own session, its output in ``log``. If it is still running afterwards, its
+    whole group is stopped: SIGKILLed at once (a crash, as these tests want it), or, with ``grace``,
+    sent SIGTERM and SIGKILLed only if it has not ended within ``grace`` seconds (a service)."""
     with log.open("w") as out:
         proc = subprocess.Popen(
             args, env=env, cwd=project_root(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -87,8 +91,13 @@ def pipeline_process(args: list[str], env: dict[str, str], log: Path) -> Iterato
         yield proc
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=60)
+            if grace is not None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=grace)
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=60)
 
 
 def sigkill(proc: subprocess.Popen) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.server
 import itertools
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +26,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from journal_pipeline.config import project_root
+from journal_pipeline_tests.reliability_support import pipeline_process
 
 BIN = Path(sys.executable).parent
 
@@ -49,23 +50,9 @@ def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float
     raise TimeoutError(f"{url} did not answer within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
-@contextmanager
-def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    """A process in its own group, its output in ``log``, stopped (the whole group) afterwards."""
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            args, env=env, cwd=project_root(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+def process(args: list[str], env: dict[str, str], log: Path) -> contextlib.AbstractContextManager[subprocess.Popen]:
+    """A service process in its own group, its output in ``log``, stopped (the whole group) afterwards."""
+    return pipeline_process(args, env, log, grace=30)
 
 
 @contextmanager
