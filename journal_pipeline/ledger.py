@@ -29,6 +29,7 @@ import psycopg
 from psycopg import sql
 
 from journal_pipeline.db.copy import copy_from_polars, copy_to_polars
+from journal_pipeline.domain.frames import rows_of_day
 from journal_pipeline.domain.gl import GL_AMOUNT
 from journal_pipeline.domain.invariants import UNACCOUNTED_SCHEMA, unaccounted_transactions
 from journal_pipeline.periods import refuse_closed_periods
@@ -79,7 +80,7 @@ def post_days(
     for day in days:
         conn.execute("SELECT ledger.open_day(%s)", (day,))
         for table in SWAPPED_IN:
-            rows = frames[table].filter(pl.col("journal_date") == day)
+            rows = rows_of_day(frames[table], "journal_date", day)
             counts[table] += copy_from_polars(conn, sql.Identifier("ledger", new_day_table(day, table)), rows)
     for table in REPLACED_IN_PLACE:
         cur = conn.execute(
@@ -236,6 +237,9 @@ def posted_and_quarantined_ids(
 
 def daily_figures(lines: pl.DataFrame, quarantine: pl.DataFrame) -> pl.DataFrame:
     """Per day: lines, posted and quarantined transactions, debit and credit totals (for the event log)."""
+    # the columns summed, first: a day's lines may come in parts, and a group_by joins its
+    # columns' parts into one, which for all of them would copy the day
+    lines = lines.select("journal_date", "txn_id", "dc", "amount_base")
     posted = lines.group_by(pl.col("journal_date").alias("day")).agg(
         pl.len().alias("lines"),
         pl.col("txn_id").n_unique().alias("posted"),
@@ -249,7 +253,8 @@ def daily_figures(lines: pl.DataFrame, quarantine: pl.DataFrame) -> pl.DataFrame
 def totals_by_company(frame: pl.DataFrame) -> pl.DataFrame:
     """Debit and credit totals per company, for metadata and summaries."""
     return (
-        frame.group_by("company_id")
+        frame.select("company_id", "dc", "amount_base")  # only what is summed (see daily_figures)
+        .group_by("company_id")
         .agg(
             pl.len().alias("lines"),
             pl.col("amount_base").filter(pl.col("dc") == "D").sum().cast(GL_AMOUNT).alias("debit"),

@@ -66,17 +66,60 @@ def materialize_window(
     job = definitions.resolve_job_def(job_name)
     run_config = {"loggers": {"console": {"config": {"log_level": console_log_level}}}}
     if first_day == last_day:
-        return job.execute_in_process(
-            run_config=run_config,
-            instance=instance,
-            partition_key=first_day.isoformat(),
-            raise_on_error=raise_on_error,
+        return execute_without_keeping_outputs(
+            job, run_config, instance, partition_key=first_day.isoformat(), raise_on_error=raise_on_error
         )
     tags = {
         ASSET_PARTITION_RANGE_START_TAG: first_day.isoformat(),
         ASSET_PARTITION_RANGE_END_TAG: last_day.isoformat(),
     }
-    return job.execute_in_process(run_config=run_config, instance=instance, tags=tags, raise_on_error=raise_on_error)
+    return execute_without_keeping_outputs(job, run_config, instance, tags=tags, raise_on_error=raise_on_error)
+
+
+def execute_without_keeping_outputs(
+    job: dg.JobDefinition,
+    run_config: dict,
+    instance: dg.DagsterInstance,
+    *,
+    partition_key: str | None = None,
+    tags: dict[str, str] | None = None,
+    raise_on_error: bool = True,
+) -> dg.ExecuteInProcessResult:
+    """``job.execute_in_process`` without holding on to every step's output until the run ends.
+
+    ``execute_in_process`` keeps each output object in the result (``output_for_node``), so a
+    run holds the extract's frames, the day's lines and everything after them at once: a
+    1,000,000-transaction day needed about a gigabyte more than its largest step. Every output
+    here is stored by the IO manager and read back from it, so nothing needs them kept; this is
+    ``execute_in_process`` (dagster 1.13) with that switched off, through the same internal
+    function (test_runner.py pins it)."""
+    from dagster._core.definitions.job_base import InMemoryJob
+    from dagster._core.definitions.partitions.context import partition_loading_context
+    from dagster._core.execution.execute_in_process import core_execute_in_process, merge_run_tags
+
+    ephemeral_job = job.as_ephemeral_job(resource_defs={}, input_values={}, op_selection=[], asset_selection=[])
+    if partition_key and ephemeral_job.partitions_def:  # as execute_in_process refuses a key it does not have
+        with partition_loading_context(dynamic_partitions_store=instance) as context:
+            ephemeral_job.validate_partition_key(
+                partition_key=partition_key, selected_asset_keys=set(), context=context
+            )
+    return core_execute_in_process(
+        job=InMemoryJob(job_def=ephemeral_job),
+        run_config=run_config,
+        instance=instance,
+        output_capturing_enabled=False,
+        raise_on_error=raise_on_error,
+        run_tags=merge_run_tags(
+            job_def=job,
+            partition_key=partition_key,
+            tags=tags,
+            asset_selection=[],
+            instance=instance,
+            run_config=run_config,
+        ),
+        run_id=None,
+        asset_selection=frozenset(),
+    )
 
 
 @dataclass

@@ -12,7 +12,9 @@ An input can narrow what it loads with ``AssetIn(metadata=...)``: ``frames`` (na
 bundle's frames), ``columns`` ({frame: [column, ...]}), ``allow_missing_days`` (a history
 window that may reach days never materialized, such as the days before the first seeded one) and
 ``lazy`` (for an input read only in part, such as a history: per frame, {day: LazyFrame} scanning
-that day's file, so that a reader scans only the days and rows it needs).
+that day's file, so that a reader scans only the days and rows it needs) and ``scan`` (names of a
+bundle's frames to give as one LazyFrame over the loaded days, the others being loaded as usual:
+for a reader that takes a large frame a part at a time, so that it never holds all of it).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+
+from journal_pipeline.domain.frames import rows_of_day
 
 SINGLE_FRAME = "frame"
 
@@ -48,7 +52,7 @@ class DailyParquetIOManager(dg.ConfigurableIOManager):
             staging = asset_dir / f".{key}.{uuid.uuid4().hex}"
             staging.mkdir(parents=True)
             for name, frame in frames.items():
-                part = frame.filter(pl.col(day_column) == day) if day_column in frame.columns else frame
+                part = rows_of_day(frame, day_column, day) if day_column in frame.columns else frame
                 # LZ4: about three times faster to write than the default zstd, files about 1.5x larger
                 part.write_parquet(staging / f"{name}.parquet", compression="lz4", statistics=False)
             target = asset_dir / key
@@ -59,14 +63,17 @@ class DailyParquetIOManager(dg.ConfigurableIOManager):
             staging.rename(target)
         context.add_output_metadata({"storage": dg.MetadataValue.path(str(asset_dir))})
 
-    def load_input(self, context: dg.InputContext) -> pl.DataFrame | dict[str, pl.DataFrame] | dict[str, dict]:
+    def load_input(
+        self, context: dg.InputContext
+    ) -> pl.DataFrame | dict[str, pl.DataFrame | pl.LazyFrame] | dict[str, dict]:
         asset_key = context.asset_key
         asset_dir = self._asset_dir(asset_key)
         options = context.definition_metadata or {}
         wanted, columns = options.get("frames"), options.get("columns") or {}
+        scanned = set(options.get("scan") or ())
         if options.get("lazy"):
             return self._scan_input(context, wanted or [], columns)
-        per_day: list[dict[str, pl.DataFrame]] = []
+        per_day: list[dict[str, pl.DataFrame | pl.LazyFrame]] = []
         for key in context.asset_partition_keys:
             folder = asset_dir / key
             if not folder.is_dir():
@@ -78,7 +85,12 @@ class DailyParquetIOManager(dg.ConfigurableIOManager):
                 )
             names = wanted or sorted(path.stem for path in folder.glob("*.parquet"))
             per_day.append(
-                {name: pl.read_parquet(folder / f"{name}.parquet", columns=columns.get(name)) for name in names}
+                {
+                    name: _scan(folder / f"{name}.parquet", columns.get(name))
+                    if name in scanned
+                    else pl.read_parquet(folder / f"{name}.parquet", columns=columns.get(name))
+                    for name in names
+                }
             )
         if not per_day:
             raise dg.DagsterInvariantViolationError(
@@ -87,11 +99,11 @@ class DailyParquetIOManager(dg.ConfigurableIOManager):
         day_column = None
         if context.upstream_output is not None:
             day_column = (context.upstream_output.definition_metadata or {}).get("partition_expr")
-        bundle = {}
+        bundle: dict[str, pl.DataFrame | pl.LazyFrame] = {}
         for name in per_day[0]:
             frames = [day[name] for day in per_day]
-            combined = pl.concat(frames, how="vertical")
-            if day_column not in combined.columns and len(frames) > 1:
+            combined = pl.concat(frames, how="vertical")  # type: ignore[type-var]
+            if len(frames) > 1 and day_column not in combined.collect_schema().names():
                 combined = combined.unique(maintain_order=True)
             bundle[name] = combined
         if set(bundle) == {SINGLE_FRAME}:
@@ -123,3 +135,8 @@ class DailyParquetIOManager(dg.ConfigurableIOManager):
                 scan = pl.scan_parquet(path)
                 scans[name][key] = scan.select(columns[name]) if name in columns else scan
         return scans
+
+
+def _scan(path: Path, columns: list[str] | None) -> pl.LazyFrame:
+    scan = pl.scan_parquet(path)
+    return scan.select(columns) if columns else scan

@@ -22,9 +22,14 @@ def gl_daily(lines: pl.DataFrame) -> pl.DataFrame:
     ``ledger.gl_balances`` sums these per period; keeping the day lets a rerun replace exactly
     one partition's share of the GL.
     """
-    gl = lines.group_by("journal_date", "company_id", "account_code", "period").agg(
-        pl.col("amount_base").filter(pl.col("dc") == "D").sum().cast(GL_AMOUNT).alias("debit"),
-        pl.col("amount_base").filter(pl.col("dc") == "C").sum().cast(GL_AMOUNT).alias("credit"),
+    keys = ["journal_date", "company_id", "account_code", "period"]
+    gl = (
+        lines.select(*keys, "dc", "amount_base")
+        .group_by(keys)
+        .agg(
+            pl.col("amount_base").filter(pl.col("dc") == "D").sum().cast(GL_AMOUNT).alias("debit"),
+            pl.col("amount_base").filter(pl.col("dc") == "C").sum().cast(GL_AMOUNT).alias("credit"),
+        )
     )
     return (
         gl.select(list(GL_DAILY_SCHEMA))

@@ -245,15 +245,30 @@ def _reasons() -> list[tuple[str, pl.Expr, pl.Expr]]:
     ]  # fmt: skip
 
 
+def _looked_up(frame: pl.DataFrame, table: pl.DataFrame, on: list[str], name: str) -> pl.DataFrame:
+    """``frame`` with the other columns of ``table``'s row that has its ``on`` (nulls where none
+    has): a left join that gathers only the columns looked up, not all of ``frame``'s (some sixty by
+    the end of ``evaluate``, the raw JSON among them), which a day of a million transactions
+    would copy once per join. ``table`` must have one row at most per ``on``, as its primary key
+    says; a table that breaks it is refused rather than posting a transaction twice."""
+    found = frame.select(on).join(table, on=on, how="left", maintain_order="left")
+    if found.height != frame.height:
+        raise ReferenceDataError(
+            f"{name} has more than one row for some ({', '.join(on)}): nothing was posted; "
+            "fix the reference table and run the day again"
+        )
+    return frame.hstack(found.drop(on).get_columns())
+
+
 def _account_flags(txn: pl.DataFrame, accounts: pl.DataFrame, role: str) -> pl.DataFrame:
-    """Left-join the chart of accounts for the ``role`` account: adds {role}_unknown/_inactive."""
+    """Look up the ``role`` account in the chart of accounts: adds {role}_unknown/_inactive."""
     chart = accounts.select(
         "company_id",
         pl.col("account_code").alias(f"{role}_account"),
         pl.col("is_active").alias(f"__{role}_active"),
     )
     return (
-        txn.join(chart, on=["company_id", f"{role}_account"], how="left")
+        _looked_up(txn, chart, ["company_id", f"{role}_account"], "legacy.accounts")
         .with_columns(
             (pl.col(f"{role}_account").is_not_null() & pl.col(f"__{role}_active").is_null()).alias(f"{role}_unknown"),
             (pl.col(f"__{role}_active") == False).fill_null(False).alias(f"{role}_inactive"),  # noqa: E712
@@ -275,9 +290,13 @@ def _rates(txn: pl.DataFrame, fx_rates: pl.DataFrame) -> pl.DataFrame:
         )
         .sort("rate_date")
     )
-    foreign = txn.filter(pl.col("currency_ok") & (pl.col("currency") != pl.col("base_currency")))
-    looked_up = (
-        foreign.select("txn_id", "txn_date", "currency", "base_currency")
+    key = ["txn_date", "currency", "base_currency"]
+    foreign = pl.col("currency_ok") & (pl.col("currency") != pl.col("base_currency"))
+    # one look-up per day and currency pair, not per transaction
+    rates = (
+        txn.filter(foreign)
+        .select(key)
+        .unique()
         .sort("txn_date")
         .join_asof(
             usable,
@@ -288,14 +307,15 @@ def _rates(txn: pl.DataFrame, fx_rates: pl.DataFrame) -> pl.DataFrame:
             tolerance=f"{FX_LOOKBACK_DAYS}d",
             check_sortedness=False,
         )
-        .select("txn_id", "fx_e8")
+        .select(*key, "fx_e8")
     )
     return (
-        txn.join(looked_up, on="txn_id", how="left")
+        _looked_up(txn, rates, key, "the FX rates looked up")
         .with_columns(
             pl.when(pl.col("currency_ok") & (pl.col("currency") == pl.col("base_currency")))
             .then(pl.lit(10**RATE_SCALE, dtype=pl.Int64))
-            .otherwise(pl.col("fx_e8"))
+            .when(foreign)
+            .then(pl.col("fx_e8"))
             .alias("rate_e8")
         )
         .drop("fx_e8")
@@ -325,21 +345,16 @@ def evaluate(
     position in ``_reasons`` of the first check it fails, null when it can be posted (``explain``
     turns it into a reason and a sentence). The one place the checks are applied."""
     validate_reference_data(companies)
-    txn = transactions.join(
-        companies.select("company_id", pl.col("base_currency").str.strip_chars()), on="company_id", how="left"
-    ).join(
-        posting_rules.select(
-            "company_id",
-            "txn_type",
-            "journal_type",
-            "net_account",
-            "net_side",
-            "tax_account",
-            "contra_account",
-        ),
-        on=["company_id", "txn_type"],
-        how="left",
+    txn = _looked_up(
+        transactions,
+        companies.select("company_id", pl.col("base_currency").str.strip_chars()),
+        ["company_id"],
+        "legacy.companies",
     )
+    rules = posting_rules.select(
+        "company_id", "txn_type", "journal_type", "net_account", "net_side", "tax_account", "contra_account"
+    )
+    txn = _looked_up(txn, rules, ["company_id", "txn_type"], "legacy.posting_rules")
     txn = parse_json_amount(txn, "amount_raw", "amount_type", "net_e18")
     txn = parse_json_amount(txn, "tax_raw", "tax_type", "tax_e18")
     txn = txn.rename({"net_e18_status": "net_status", "tax_e18_status": "tax_status"}).with_columns(
@@ -402,12 +417,22 @@ def post(
         (pl.col("detail") + pl.lit(" (txn ") + pl.col("txn_id").cast(pl.String) + pl.lit(")")).alias("detail"),
         _raw_row().alias("raw"),
     )
+    # only what the lines are made of is copied by the filter, not the raw data and the working columns
+    postable = txn.select(*LINE_INPUTS, FAILED_CHECK).filter(pl.col(FAILED_CHECK).is_null())
     return PostingResult(
-        lines=journal_lines(txn.filter(pl.col(FAILED_CHECK).is_null())),
+        lines=journal_lines(postable),
         quarantine=quarantine.cast(
             QUARANTINE_SCHEMA  # type: ignore[arg-type]
         ).sort("journal_date", "txn_id"),
     )
+
+
+# The columns of an evaluated transaction that journal_lines reads.
+LINE_INPUTS = (
+    "txn_id", "txn_date", "company_id", "journal_type", "net_account", "net_side", "tax_account", "contra_account",
+    "currency", "rate_e8", "description", "cost_center", "counterparty", "document_ref", "tax_positive",
+    "base_net_cents", "base_tax_cents", "net_e18", "tax_e18",
+)  # fmt: skip
 
 
 def journal_lines(posted: pl.DataFrame) -> pl.DataFrame:

@@ -22,6 +22,14 @@ VOUCHER_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+# The columns of the journal lines a voucher is made of (the rest, descriptions and the like, are
+# the lines' own: not loaded for the vouchers).
+LINE_COLUMNS = (
+    "journal_date", "company_id", "journal_no", "journal_type", "txn_id", "period", "currency", "dc",
+    "amount_base", "amount_txn",
+)  # fmt: skip
+
+
 def _side_sum(column: str, side: str, dtype: pl.DataType) -> pl.Expr:
     return pl.col(column).filter(pl.col("dc") == side).sum().cast(dtype)
 

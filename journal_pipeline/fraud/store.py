@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from journal_pipeline.db.copy import copy_from_polars, copy_to_polars
+from journal_pipeline.domain.frames import rows_of_day
 from journal_pipeline.fraud.score import SCORE_SCHEMA
 from journal_pipeline.ledger import lock_days, new_day_table
 
@@ -39,7 +40,7 @@ def replace_scores(
     for day in days:
         conn.execute("SELECT ledger.open_scores_day(%s)", (day,))
         new_scores = sql.Identifier("ledger", new_day_table(day, "fraud_scores"))
-        copy_from_polars(conn, new_scores, scores.filter(pl.col("journal_date") == day))
+        copy_from_polars(conn, new_scores, rows_of_day(scores, "journal_date", day))
     replaced = 0
     for day in days:  # last: replacing a day's partition locks ledger.fraud_scores exclusively until COMMIT
         row = conn.execute("SELECT ledger.close_scores_day(%s)", (day,)).fetchone()

@@ -3,6 +3,9 @@
 Beside the lines, each day stores what the fraud scoring of that day and of the HISTORY_DAYS after
 it reads (journal_pipeline.fraud.population): the day's scored entries and its per-day counts,
 built once here, where the day's transactions and lines are in memory.
+
+The transactions are posted a part of the day at a time, read from the extract's file as they are
+needed (journal_pipeline.transform): a day of a million transactions fits in memory.
 """
 
 import dagster as dg
@@ -20,10 +23,8 @@ from journal_pipeline.defs.metadata import counts_by, table, timed
 from journal_pipeline.defs.partitions import backfill_policy, daily_partitions
 from journal_pipeline.defs.resources import JournalDatabase
 from journal_pipeline.domain.invariants import unaccounted_transactions
-from journal_pipeline.domain.posting import post
-from journal_pipeline.fraud.features import build_entries
-from journal_pipeline.fraud.population import day_frames
 from journal_pipeline.ledger import daily_figures, totals_by_company
+from journal_pipeline.transform import POSTING_PART_TRANSACTIONS, post_in_parts
 
 
 @dg.asset(
@@ -32,36 +33,27 @@ from journal_pipeline.ledger import daily_figures, totals_by_company
     group_name="journal",
     kinds={"polars"},
     metadata={"partition_expr": "journal_date"},
+    # the transactions as a scan of the extract's file, read a part at a time (see above)
+    ins={"source_transactions": dg.AssetIn(metadata={"scan": ["transactions"]})},
     check_specs=blocking(
         "journal_lines", "journal_lines_schema", "quarantine_schema", "every_transaction_accounted_for"
     ),
 )
 def journal_lines(
-    context: dg.AssetExecutionContext, database: JournalDatabase, source_transactions: dict[str, pl.DataFrame]
+    context: dg.AssetExecutionContext,
+    database: JournalDatabase,
+    source_transactions: dict,  # frames, "transactions" a LazyFrame (Dagster takes no union here)
 ):
     """Double-entry journal lines of every postable transaction (``lines``: net, tax, contra in
     base and transaction currency) and a quarantine row, with its reason and the raw row, for
     every transaction that cannot be posted (``quarantine``). See docs/posting-semantics.md.
     Also the posted transactions as fraud scoring sees them and their per-day counts
     (``fraud_*``, journal_pipeline.fraud.population.DAY_FRAMES)."""
+    transactions: pl.LazyFrame = source_transactions["transactions"]
+    reference = {name: frame for name, frame in source_transactions.items() if isinstance(frame, pl.DataFrame)}
     with timed() as clock:
-        result = post(
-            source_transactions["transactions"],
-            source_transactions["companies"],
-            source_transactions["accounts"],
-            source_transactions["posting_rules"],
-            source_transactions["fx_rates"],
-        )
-        entries = build_entries(
-            source_transactions["transactions"],
-            result.lines,
-            source_transactions["users"],
-            source_transactions["companies"],
-            source_transactions["accounts"],
-        )
-        fraud_frames = day_frames(entries)
-    lines, quarantine = result.lines, result.quarantine
-    extracted = source_transactions["transactions"]["txn_id"]
+        lines, quarantine, fraud_frames = post_in_parts(transactions, reference, POSTING_PART_TRANSACTIONS)
+    extracted = transactions.select("txn_id").collect()["txn_id"]
     record_step_events(context, database, "journal_lines", daily_figures(lines, quarantine))
     yield dg.Output(
         {"lines": lines, "quarantine": quarantine, **fraud_frames},

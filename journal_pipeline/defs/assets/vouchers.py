@@ -9,7 +9,7 @@ from journal_pipeline.defs.metadata import table, timed
 from journal_pipeline.defs.partitions import backfill_policy, daily_partitions
 from journal_pipeline.defs.resources import JournalDatabase
 from journal_pipeline.domain.invariants import unbalanced_vouchers
-from journal_pipeline.domain.vouchers import build_vouchers
+from journal_pipeline.domain.vouchers import LINE_COLUMNS, build_vouchers
 
 
 @dg.asset(
@@ -18,7 +18,7 @@ from journal_pipeline.domain.vouchers import build_vouchers
     group_name="journal",
     kinds={"polars"},
     metadata={"partition_expr": "journal_date"},
-    ins={"journal_lines": dg.AssetIn(metadata={"frames": ["lines"]})},
+    ins={"journal_lines": dg.AssetIn(metadata={"frames": ["lines"], "columns": {"lines": list(LINE_COLUMNS)}})},
     check_specs=blocking("vouchers", "vouchers_schema", "every_voucher_balances"),
 )
 def vouchers(context: dg.AssetExecutionContext, database: JournalDatabase, journal_lines: dict[str, pl.DataFrame]):
