@@ -235,11 +235,11 @@ def posted_and_quarantined_ids(
     return ids["vouchers"], ids["quarantine"]
 
 
-def daily_figures(lines: pl.DataFrame, quarantine: pl.DataFrame) -> pl.DataFrame:
+def daily_figures(lines: pl.DataFrame | pl.LazyFrame, quarantine: pl.DataFrame) -> pl.DataFrame:
     """Per day: lines, posted and quarantined transactions, debit and credit totals (for the event log)."""
     # the columns summed, first: a day's lines may come in parts, and a group_by joins its
     # columns' parts into one, which for all of them would copy the day
-    lines = lines.select("journal_date", "txn_id", "dc", "amount_base")
+    lines = lines.lazy().select("journal_date", "txn_id", "dc", "amount_base")
     posted = lines.group_by(pl.col("journal_date").alias("day")).agg(
         pl.len().alias("lines"),
         pl.col("txn_id").n_unique().alias("posted"),
@@ -247,13 +247,14 @@ def daily_figures(lines: pl.DataFrame, quarantine: pl.DataFrame) -> pl.DataFrame
         pl.col("amount_base").filter(pl.col("dc") == "C").sum().cast(GL_AMOUNT).alias("total_credit"),
     )
     held = quarantine.group_by(pl.col("journal_date").alias("day")).agg(pl.len().alias("quarantined"))
-    return posted.join(held, on="day", how="full", coalesce=True)
+    return posted.collect().join(held, on="day", how="full", coalesce=True)
 
 
-def totals_by_company(frame: pl.DataFrame) -> pl.DataFrame:
+def totals_by_company(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """Debit and credit totals per company, for metadata and summaries."""
     return (
-        frame.select("company_id", "dc", "amount_base")  # only what is summed (see daily_figures)
+        frame.lazy()
+        .select("company_id", "dc", "amount_base")  # only what is summed (see daily_figures)
         .group_by("company_id")
         .agg(
             pl.len().alias("lines"),
@@ -261,4 +262,5 @@ def totals_by_company(frame: pl.DataFrame) -> pl.DataFrame:
             pl.col("amount_base").filter(pl.col("dc") == "C").sum().cast(GL_AMOUNT).alias("credit"),
         )
         .sort("company_id")
+        .collect()
     )

@@ -4,6 +4,8 @@ exactly the rows that parsing and posting everything in one go give."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
 
 import polars as pl
 import psycopg
@@ -11,13 +13,16 @@ import pytest
 from psycopg import sql
 
 import journal_pipeline.db.copy as copy_module
+import journal_pipeline.defs.assets.transform as transform_asset
 from journal_pipeline.db.copy import copy_to_polars
 from journal_pipeline.domain.posting import post
 from journal_pipeline.fraud.features import build_entries
 from journal_pipeline.fraud.population import day_frames
+from journal_pipeline.runner import materialize_window
 from journal_pipeline.seed.generator import seed_database
 from journal_pipeline.source import read_source
 from journal_pipeline.transform import post_in_parts, posting_parts
+from journal_pipeline_tests.ledger_state import ledger_fingerprint
 
 FIRST = dt.date(2024, 7, 1)
 LAST = dt.date(2024, 7, 2)
@@ -50,12 +55,41 @@ def test_posting_in_parts_gives_the_rows_of_posting_in_one_go(source, tmp_path):
 
     groups = transactions.group_by("txn_date", "company_id").len()
     for most in (10**9, groups["len"].max(), 1):  # one part; about two groups a part; a group a part
-        lines, quarantine, fraud_frames = post_in_parts(pl.scan_parquet(path), reference, most)
-        got = {"lines": lines, "quarantine": quarantine, **fraud_frames}
-        assert list(got) == list(expected)
-        for name, frame in expected.items():
-            assert got[name].schema == frame.schema, name
-            assert got[name].equals(frame, null_equal=True), (most, name)
+        for spill in (None, tmp_path / f"spill-{most}"):  # lines kept in memory; written to files
+            if spill is not None:
+                spill.mkdir()
+            line_parts, quarantine, fraud_frames = post_in_parts(pl.scan_parquet(path), reference, most, spill)
+            got = {"lines": pl.concat(line_parts).collect(), "quarantine": quarantine, **fraud_frames}
+            assert list(got) == list(expected)
+            for name, frame in expected.items():
+                assert got[name].schema == frame.schema, name
+                assert got[name].equals(frame, null_equal=True), (most, spill, name)
+            spilled = sorted(spill.iterdir()) if spill is not None else []
+            assert len(spilled) == (len(line_parts) if spill is not None and len(line_parts) > 1 else 0)
+        assert (len(line_parts) == 1) == (most == 10**9)
+
+
+def test_a_day_posted_in_parts_through_dagster_stores_and_posts_what_one_go_does(source, db, instance, monkeypatch):
+    """Two days in one ranged run, posted a (day, company) group at a time, lines spilled: the
+    same files and the same ledger as posting each day in one go, and no spill left behind."""
+    storage = Path(os.environ["JOURNAL_STORAGE_DIR"])
+
+    def stored() -> dict[str, pl.DataFrame]:
+        return {str(path.relative_to(storage)): pl.read_parquet(path) for path in sorted(storage.glob("*/*/*.parquet"))}
+
+    assert materialize_window(FIRST, LAST, instance=instance).success
+    files, ledger = stored(), ledger_fingerprint(db)
+    assert files["journal_lines/2024-07-02/lines.parquet"].height > 1000
+
+    monkeypatch.setattr(transform_asset, "POSTING_PART_TRANSACTIONS", 1)  # the blocking checks run per part
+    assert materialize_window(FIRST, LAST, instance=instance).success
+    again = stored()
+    assert list(again) == list(files)
+    for name, frame in files.items():
+        if not name.startswith("audit_seals/"):  # a rerun's seal is a new link of the chain, sealed at its own time
+            assert again[name].equals(frame, null_equal=True), name
+    assert ledger_fingerprint(db) == ledger
+    assert not [path for path in storage.iterdir() if path.name.startswith(".")]  # spills and stagings gone
 
 
 def test_posting_parts_are_whole_day_and_company_groups_in_order():

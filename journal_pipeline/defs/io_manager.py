@@ -2,10 +2,11 @@
 re-executed or inspected (``polars.read_parquet``) without rerunning what came before it.
 
 An asset's output is a DataFrame or a dict of named DataFrames (a "bundle", such as the extract's
-transactions plus the reference data they were posted with). The asset's ``partition_expr``
-metadata names its day column: rows are split by it, one folder per day, so that a week-long
-backfill run and a later one-day rerun read and write the same files. Frames without that column
-(reference data) are stored with every day and de-duplicated when several days are loaded.
+transactions plus the reference data they were posted with); a frame may also be a LazyFrame (a
+large day's journal lines, scanned from the files they were spilled to), streamed into its file.
+The asset's ``partition_expr`` metadata names its day column: rows are split by it, one folder per
+day, so that a week-long backfill run and a later one-day rerun read and write the same files.
+Frames without that column (reference data) are stored with every day and de-duplicated when several days are loaded.
 Each day's folder is replaced atomically (written beside it, then renamed).
 
 An input can narrow what it loads with ``AssetIn(metadata=...)``: ``frames`` (names of a
@@ -41,7 +42,9 @@ class DailyParquetIOManager(dg.ConfigurableIOManager):
     def _asset_dir(self, key: dg.AssetKey) -> Path:
         return Path(self.base_dir).joinpath(*key.path)
 
-    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | Mapping[str, pl.DataFrame]) -> None:
+    def handle_output(
+        self, context: dg.OutputContext, obj: pl.DataFrame | Mapping[str, pl.DataFrame | pl.LazyFrame]
+    ) -> None:
         frames = {SINGLE_FRAME: obj} if isinstance(obj, pl.DataFrame) else dict(obj)
         day_column = (context.definition_metadata or {}).get("partition_expr")
         if not day_column:
@@ -52,9 +55,7 @@ class DailyParquetIOManager(dg.ConfigurableIOManager):
             staging = asset_dir / f".{key}.{uuid.uuid4().hex}"
             staging.mkdir(parents=True)
             for name, frame in frames.items():
-                part = rows_of_day(frame, day_column, day) if day_column in frame.columns else frame
-                # LZ4: about three times faster to write than the default zstd, files about 1.5x larger
-                part.write_parquet(staging / f"{name}.parquet", compression="lz4", statistics=False)
+                _write(frame, day_column, day, staging / f"{name}.parquet")
             target = asset_dir / key
             if target.exists():
                 retired = asset_dir / f".{key}.retired.{uuid.uuid4().hex}"
@@ -135,6 +136,18 @@ class DailyParquetIOManager(dg.ConfigurableIOManager):
                 scan = pl.scan_parquet(path)
                 scans[name][key] = scan.select(columns[name]) if name in columns else scan
         return scans
+
+
+def _write(frame: pl.DataFrame | pl.LazyFrame, day_column: str, day: dt.date, path: Path) -> None:
+    """The frame's rows of ``day`` (all of it if it has no ``day_column``) as ``path``."""
+    # LZ4: about three times faster to write than the default zstd, files about 1.5x larger
+    if isinstance(frame, pl.LazyFrame):
+        if day_column in frame.collect_schema().names():
+            frame = frame.filter(pl.col(day_column) == day)
+        frame.sink_parquet(path, compression="lz4", statistics=False)
+        return
+    part = rows_of_day(frame, day_column, day) if day_column in frame.columns else frame
+    part.write_parquet(path, compression="lz4", statistics=False)
 
 
 def _scan(path: Path, columns: list[str] | None) -> pl.LazyFrame:
