@@ -51,6 +51,11 @@ class PostingCounts:
     replaced: dict[str, int]
 
 
+def days_between(first_day: dt.date, last_day: dt.date) -> list[dt.date]:
+    """Every day of first_day..last_day, both included, in order."""
+    return [first_day + dt.timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+
+
 def lock_days(conn: psycopg.Connection, days: list[dt.date]) -> None:
     """Hold a transaction-level advisory lock per day, taken in date order (no deadlocks)."""
     epoch = dt.date(1970, 1, 1)
@@ -68,7 +73,7 @@ def post_days(
 
     Runs inside the caller's transaction; the caller commits, after its checks pass.
     """
-    days = [first_day + dt.timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+    days = days_between(first_day, last_day)
     for name, frame in frames.items():
         outside = frame.filter(~pl.col("journal_date").is_between(first_day, last_day))
         if outside.height:
@@ -80,8 +85,7 @@ def post_days(
     for day in days:
         conn.execute("SELECT ledger.open_day(%s)", (day,))
         for table in SWAPPED_IN:
-            rows = rows_of_day(frames[table], "journal_date", day)
-            counts[table] += copy_from_polars(conn, sql.Identifier("ledger", new_day_table(day, table)), rows)
+            counts[table] += copy_into_new_day_table(conn, table, day, frames[table])
     for table in REPLACED_IN_PLACE:
         cur = conn.execute(
             sql.SQL("DELETE FROM {} WHERE journal_date BETWEEN %s AND %s").format(sql.Identifier("ledger", table)),
@@ -107,6 +111,13 @@ def day_partition(day: dt.date, table: str = "journal_lines") -> str:
 def new_day_table(day: dt.date, table: str = "journal_lines") -> str:
     """The table ``ledger.open_day`` (or ``open_scores_day``) creates for ``day``'s new rows of ``table``."""
     return f"{day_partition(day, table)}_new"
+
+
+def copy_into_new_day_table(conn: psycopg.Connection, table: str, day: dt.date, frame: pl.DataFrame) -> int:
+    """COPY ``frame``'s rows of ``day`` into the bare table that ``ledger.open_day`` (or
+    ``open_scores_day``) made for them, to be swapped in by the matching close; returns the rows."""
+    rows = rows_of_day(frame, "journal_date", day)
+    return copy_from_polars(conn, sql.Identifier("ledger", new_day_table(day, table)), rows)
 
 
 def _companies(frames: dict[str, pl.DataFrame]) -> list[int]:

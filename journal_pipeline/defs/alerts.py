@@ -34,6 +34,7 @@ from dagster._utils.error import SerializableErrorInfo
 
 from journal_pipeline.audit.seal import record_event
 from journal_pipeline.defs.resources import JournalDatabase
+from journal_pipeline.ledger import days_between
 
 RUN_FAILED_EVENT: Final = "run_failed"
 MAX_REASON_CHARS: Final = 500
@@ -63,7 +64,7 @@ class RunFailureAlert:
     def days(self) -> list[dt.date]:
         if self.first_day is None or self.last_day is None:
             return []
-        return [self.first_day + dt.timedelta(days=n) for n in range((self.last_day - self.first_day).days + 1)]
+        return days_between(self.first_day, self.last_day)
 
     def summary(self) -> str:
         where = f" for {self.partitions}" if self.partitions else ""

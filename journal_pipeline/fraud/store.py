@@ -16,10 +16,9 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-from journal_pipeline.db.copy import copy_from_polars, copy_to_polars
-from journal_pipeline.domain.frames import rows_of_day
+from journal_pipeline.db.copy import copy_to_polars
 from journal_pipeline.fraud.score import SCORE_SCHEMA
-from journal_pipeline.ledger import lock_days, new_day_table
+from journal_pipeline.ledger import copy_into_new_day_table, days_between, lock_days
 
 
 def replace_scores(
@@ -34,13 +33,12 @@ def replace_scores(
     if outside.height:
         where = f"{first_day}..{last_day}"
         raise ValueError(f"{outside.height} fraud scores lie outside {where}: nothing was written")
-    days = [first_day + dt.timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+    days = days_between(first_day, last_day)
     lock_days(conn, days)
     scores = scores.select(list(SCORE_SCHEMA))
     for day in days:
         conn.execute("SELECT ledger.open_scores_day(%s)", (day,))
-        new_scores = sql.Identifier("ledger", new_day_table(day, "fraud_scores"))
-        copy_from_polars(conn, new_scores, rows_of_day(scores, "journal_date", day))
+        copy_into_new_day_table(conn, "fraud_scores", day, scores)
     replaced = 0
     for day in days:  # last: replacing a day's partition locks ledger.fraud_scores exclusively until COMMIT
         row = conn.execute("SELECT ledger.close_scores_day(%s)", (day,)).fetchone()
