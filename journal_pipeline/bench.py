@@ -8,7 +8,10 @@ On one fresh database and the same seeded data:
 (b) the pipeline over each measured day through Dagster, every step timed;
 (c) the floor: a bare COPY out of the day's source rows plus a COPY in of as many journal
     lines as the pipeline wrote, into a table with the same indexes as ledger.journal_lines;
-    for (a), (b) and (c) the rows per second (transactions and journal lines) over the measured days;
+    for (a), (b) and (c) the rows per second (transactions and journal lines) over the measured days,
+    and for (b) and (c) the CPU time they cost, the server's and this process's
+    (journal_pipeline/bench_cpu.py): work that no schedule on this machine's cores can fit in less
+    than its total over the number of cores;
 (e) Dagster's own cost, per run the wall time minus that run's step durations (the median of
     those differences): one partition materialized in this warm process, one schedule tick
     (the schedule evaluated and what it requests run), one ``journal-pipeline run`` in a new
@@ -60,6 +63,7 @@ import psycopg
 from psycopg import sql
 
 from journal_pipeline import __version__
+from journal_pipeline.bench_cpu import CpuMeter, CpuSpent
 from journal_pipeline.db.connection import PIPELINE_ROLE, admin_url, with_database, with_user
 from journal_pipeline.db.migrate import migrate
 
@@ -89,6 +93,8 @@ class BenchResult:
     pipeline_steps_s: dict[str, float] = field(default_factory=dict)
     floor_day_s: dict[str, float] = field(default_factory=dict)
     floor_parts_s: dict[str, float] = field(default_factory=dict)
+    # medians of (b)'s and (c)'s CPU seconds: {"pipeline"|"floor": {"server", "process", "total"}}
+    cpu_s: dict[str, dict[str, float | None]] = field(default_factory=dict)
     backfill_days: int = 0
     backfill_pipeline_s: float = 0.0
     backfill_legacy_s: float = 0.0
@@ -195,6 +201,8 @@ class BenchResult:
             *[f"{'    ' + part:<34}{seconds:>10.3f}" for part, seconds in self.floor_parts_s.items()],
             "  (rows per second: all measured days' rows over their seconds)",
         ]
+        if self.cpu_s:
+            rows += ["", *_cpu_table(self.cpu_s, self.environment.get("cpus", ""), floor)]
         if self.backfill_days:
             rows += [
                 "",
@@ -220,6 +228,40 @@ class BenchResult:
 
 def _figure(value: float, width: int, decimals: int) -> str:
     return f"{value:>{width},.{decimals}f}" if not math.isnan(value) else f"{'-':>{width}}"
+
+
+def _cpu_table(cpu: dict[str, dict[str, float | None]], cpus: str, floor: float) -> list[str]:
+    def seconds(value: float | None) -> str:
+        return _figure(math.nan if value is None else value, 10, 2)
+
+    rows = [
+        "CPU time of one day (core-seconds, medians; server: the PostgreSQL processes, if on this machine)",
+        f"{'':<34}{'server':>10}{'process':>10}{'total':>10}",
+        *[
+            f"{'  ' + name:<34}{seconds(spent['server'])}{seconds(spent['process'])}{seconds(spent['total'])}"
+            for name, spent in cpu.items()
+        ],
+    ]
+    total = cpu.get("pipeline", {}).get("total")
+    if total is not None and cpus.isdigit() and not math.isnan(floor):
+        cores = int(cpus)
+        rows += [
+            f"  on {cores} cores the pipeline's day cannot take less than {total / cores:.2f} s of wall time; "
+            f"2.5x the floor is {2.5 * floor:.2f} s, {2.5 * floor * cores:.2f} core-seconds"
+        ]
+    return rows
+
+
+def _cpu_medians(samples: list[CpuSpent]) -> dict[str, float | None]:
+    def median(values: list[float | None]) -> float | None:
+        known = [value for value in values if value is not None]
+        return statistics.median(known) if known and len(known) == len(values) else None
+
+    return {
+        "server": median([spent.server_s for spent in samples]),
+        "process": median([spent.process_s for spent in samples]),
+        "total": median([spent.total_s for spent in samples]),
+    }
 
 
 DAGSTER_LAUNCHES = {
@@ -390,9 +432,10 @@ def _time_pipeline_day(
     return time.perf_counter() - started, _step_seconds(result)
 
 
-def _time_floor_day(url: str, day: dt.date, lines: int) -> tuple[float, dict[str, float]]:
+def _time_floor_day(url: str, day: dt.date, lines: int, meter: CpuMeter) -> tuple[float, dict[str, float], CpuSpent]:
     """COPY the day's source rows out, and COPY as many journal lines in (into an indexed copy of
-    ledger.journal_lines), the least any implementation has to move through PostgreSQL."""
+    ledger.journal_lines), the least any implementation has to move through PostgreSQL; with the
+    CPU time of the timed part."""
     with psycopg.connect(url) as conn:
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(FLOOR_TABLE)))
         conn.execute(
@@ -410,6 +453,7 @@ def _time_floor_day(url: str, day: dt.date, lines: int) -> tuple[float, dict[str
                 payload += chunk
         conn.commit()
 
+        cpu_started = meter.read()
         started = time.perf_counter()
         out = 0
         with conn.cursor().copy(
@@ -424,9 +468,11 @@ def _time_floor_day(url: str, day: dt.date, lines: int) -> tuple[float, dict[str
             copy.write(bytes(payload))
         conn.commit()
         copied_in = time.perf_counter()
+        spent = meter.spent(cpu_started, meter.read())
         conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(FLOOR_TABLE)))
         conn.commit()
-    return copied_in - started, {"copy_out_source": copied_out - started, "copy_in_lines": copied_in - copied_out}
+    parts = {"copy_out_source": copied_out - started, "copy_in_lines": copied_in - copied_out}
+    return copied_in - started, parts, spent
 
 
 # --- child processes ---------------------------------------------------------------------------
@@ -797,16 +843,21 @@ def run_bench(
             step_runs: dict[str, list[float]] = {}
             floor_runs: dict[str, list[float]] = {}
             floor_parts: dict[str, list[float]] = {}
+            cpu_runs: dict[str, list[CpuSpent]] = {"pipeline": [], "floor": []}
+            meter = CpuMeter.for_server(url)
             for attempt in range(1, runs + 1):
                 for day in measured:
                     key = day.isoformat()
                     progress(f"bench: run {attempt}/{runs}, {key}: (a) legacy, (b) pipeline, (c) floor")
                     legacy_runs.setdefault(key, []).append(_time_legacy_day(url, day))
+                    cpu_started = meter.read()
                     seconds, steps = _time_pipeline_day(instance, definitions, day)
+                    cpu_runs["pipeline"].append(meter.spent(cpu_started, meter.read()))
                     pipeline_runs.setdefault(key, []).append(seconds)
                     for step, step_seconds in steps.items():
                         step_runs.setdefault(step, []).append(step_seconds)
-                    floor, parts = _time_floor_day(url, day, result.journal_lines_per_day[key])
+                    floor, parts, floor_cpu = _time_floor_day(url, day, result.journal_lines_per_day[key], meter)
+                    cpu_runs["floor"].append(floor_cpu)
                     floor_runs.setdefault(key, []).append(floor)
                     for part, part_seconds in parts.items():
                         floor_parts.setdefault(part, []).append(part_seconds)
@@ -815,6 +866,7 @@ def run_bench(
             result.pipeline_steps_s = {k: statistics.median(v) for k, v in step_runs.items()}
             result.floor_day_s = {k: statistics.median(v) for k, v in floor_runs.items()}
             result.floor_parts_s = {k: statistics.median(v) for k, v in floor_parts.items()}
+            result.cpu_s = {name: _cpu_medians(samples) for name, samples in cpu_runs.items()}
             result.peak_memory_mib["pipeline_process"] = own_peak_rss_mib()
 
             if dagster_overhead:

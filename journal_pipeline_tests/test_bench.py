@@ -65,6 +65,13 @@ def test_bench_measures_every_part_and_writes_json(server_url, tmp_path, capsys)
         assert set(result["rates"]) == {"legacy", "pipeline", "floor", "backfill_legacy", "backfill_pipeline"}
         assert all(set(rate) == {"transactions_per_s", "journal_lines_per_s"} for rate in result["rates"].values())
         assert set(result["peak_memory_mib"]) == {"pipeline_process", "cli_run_process"}
+        # the embedded server runs on this machine: its CPU time is read for the day and the floor
+        assert set(result["cpu_s"]) == {"pipeline", "floor"}
+        for spent in result["cpu_s"].values():  # (a tiny floor may take less than a 10 ms tick here)
+            assert spent["server"] is not None and spent["server"] >= 0 and spent["process"] >= 0
+            assert spent["total"] == spent["server"] + spent["process"]
+        assert result["cpu_s"]["pipeline"]["process"] > 0  # a Dagster run is more than one tick
+        assert "CPU time of one day" in table and "cannot take less than" in table
 
         dagster = result["dagster"]
         assert dagster["executor"] == "in_process_executor" and dagster["runs"] == 1
