@@ -7,7 +7,8 @@ large day's journal lines, scanned from the files they were spilled to), streame
 The asset's ``partition_expr`` metadata names its day column: rows are split by it, one folder per
 day, so that a week-long backfill run and a later one-day rerun read and write the same files.
 Frames without that column (reference data) are stored with every day and de-duplicated when several days are loaded.
-Each day's folder is replaced atomically (written beside it, then renamed).
+Each day's folder is written beside it, then renamed into place (see :func:`_put_in_place` for
+two runs of the same day storing it at once).
 
 An input can narrow what it loads with ``AssetIn(metadata=...)``: ``frames`` (names of a
 bundle's frames), ``columns`` ({frame: [column, ...]}), ``allow_missing_days`` (a history
@@ -21,6 +22,7 @@ for a reader that takes a large frame a part at a time, so that it never holds a
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import shutil
 import uuid
 from collections.abc import Mapping
@@ -32,6 +34,9 @@ import polars as pl
 from journal_pipeline.domain.frames import rows_of_day
 
 SINGLE_FRAME = "frame"
+# Renames tried by _put_in_place before it gives up: each failed one means another run of the
+# same day put its folder in place in the instant between two of this run's renames.
+PLACE_ATTEMPTS = 20
 
 
 class DailyParquetIOManager(dg.ConfigurableIOManager):
@@ -56,12 +61,7 @@ class DailyParquetIOManager(dg.ConfigurableIOManager):
             staging.mkdir(parents=True)
             for name, frame in frames.items():
                 _write(frame, day_column, day, staging / f"{name}.parquet")
-            target = asset_dir / key
-            if target.exists():
-                retired = asset_dir / f".{key}.retired.{uuid.uuid4().hex}"
-                target.rename(retired)
-                shutil.rmtree(retired)
-            staging.rename(target)
+            _put_in_place(staging, asset_dir / key)
         context.add_output_metadata({"storage": dg.MetadataValue.path(str(asset_dir))})
 
     def load_input(
@@ -136,6 +136,35 @@ class DailyParquetIOManager(dg.ConfigurableIOManager):
                 scan = pl.scan_parquet(path)
                 scans[name][key] = scan.select(columns[name]) if name in columns else scan
         return scans
+
+
+def _put_in_place(staging: Path, target: Path) -> None:
+    """Rename ``staging`` to ``target``, retiring the folder that stands there first.
+
+    Two runs of the same day (a schedule tick and a backfill) may store the same asset at the same
+    moment. The ledger lets them post one at a time (a lock per day), but their folders race:
+    between one run's retiring the day's folder and renaming its own, the other's may be renamed
+    into place, or retired under it. So the rename is tried first and, while a folder stands in
+    the way, that folder is retired (unless the other run has just done so) and the rename tried
+    again: each run stores its folder whole, and the one left is that of the last run to store it.
+    """
+    for _ in range(PLACE_ATTEMPTS):
+        try:
+            staging.rename(target)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        retired = target.with_name(f".{target.name}.retired.{uuid.uuid4().hex}")
+        try:
+            target.rename(retired)
+        except FileNotFoundError:
+            continue  # the other run retired it first
+        shutil.rmtree(retired)
+    raise dg.DagsterInvariantViolationError(
+        f"{target} was replaced {PLACE_ATTEMPTS} times while this run was storing its own folder there "
+        f"(left in {staging}): is one day being run many times at once?"
+    )
 
 
 def _write(frame: pl.DataFrame | pl.LazyFrame, day_column: str, day: dt.date, path: Path) -> None:
