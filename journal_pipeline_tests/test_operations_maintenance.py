@@ -4,7 +4,11 @@ embedded server (18, where the pipeline's role has MAINTAIN) and a PostgreSQL 16
 
 from __future__ import annotations
 
+import os
+import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import psycopg
@@ -14,6 +18,7 @@ from journal_pipeline.db.connection import PIPELINE_ROLE, with_database, with_us
 from journal_pipeline.db.migrate import MIGRATIONS_DIR, migrate
 from journal_pipeline.definitions import build_definitions
 from journal_pipeline.defs.alerts import failure_reason
+from journal_pipeline.defs.io_manager import SPILL_PREFIX
 from journal_pipeline.runner import run_partitions
 from journal_pipeline_tests import cases
 from journal_pipeline_tests.conftest import TEMPLATE, Database, clone_database, drop_database, using
@@ -128,6 +133,29 @@ def test_the_weekly_job_refreshes_the_summary_to_exactly_the_ledger(posted: Data
     tables = [name for name in relations if name != SUMMARY]
     assert all(f"ledger.{table}" in report(result, "analyze_ledger_tables") for table in tables)
     assert f"ledger.{SUMMARY}" in report(result, "refresh_summary_views")
+
+
+def test_the_weekly_job_removes_what_killed_runs_left_in_the_storage(posted: Database, instance) -> None:
+    storage = Path(os.environ["JOURNAL_STORAGE_DIR"])
+    days = sorted(path.relative_to(storage) for path in storage.glob("*/*") if not path.name.startswith("."))
+    assert days  # the posted days' Parquet folders, which the job must leave alone
+    week_ago = time.time() - 7 * 24 * 3600
+    left = [storage / f"{SPILL_PREFIX}q1w2e3r4", storage / "vouchers" / f".{cases.DAY}.{uuid.uuid4().hex}"]
+    for folder in left:
+        folder.mkdir()
+        (folder / "lines-00000.parquet").write_bytes(b"12345")
+        os.utime(folder, (week_ago, week_ago))
+    live = storage / f"{SPILL_PREFIX}z9x8c7v6"  # a run still writing it
+    live.mkdir()
+
+    result = run_job("weekly_maintenance_job", instance)
+    assert result.success, step_failures(result)
+    assert not any(folder.exists() for folder in left) and live.is_dir()
+    assert sorted(path.relative_to(storage) for path in storage.glob("*/*") if not path.name.startswith(".")) == days
+    [output] = [e for e in result.all_events if e.is_successful_output and e.step_key == "remove_abandoned_folders"]
+    metadata = output.step_output_data.metadata
+    assert metadata["folders_removed"].value == 2 and metadata["bytes_freed"].value == 10
+    live.rmdir()
 
 
 def test_the_monthly_job_vacuums_every_ledger_table_and_view(posted: Database, instance) -> None:

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import re
 import shutil
+import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,6 +39,11 @@ SINGLE_FRAME = "frame"
 # Renames tried by _put_in_place before it gives up: each failed one means another run of the
 # same day put its folder in place in the instant between two of this run's renames.
 PLACE_ATTEMPTS = 20
+# What a run killed mid-step leaves in the storage, never read again: an IO manager's staging or
+# retired folder of a day (``.<day>.<hex>``, ``.<day>.retired.<hex>``, in the asset's folder) and
+# the journal_lines step's spill folder (``.journal_lines-spill-*``, at the top of the storage).
+ABANDONED_IN_ASSET = re.compile(r"\.\d{4}-\d{2}-\d{2}\.(retired\.)?[0-9a-f]{32}")
+SPILL_PREFIX = ".journal_lines-spill-"
 
 
 class DailyParquetIOManager(dg.ConfigurableIOManager):
@@ -165,6 +172,20 @@ def _put_in_place(staging: Path, target: Path) -> None:
         f"{target} was replaced {PLACE_ATTEMPTS} times while this run was storing its own folder there "
         f"(left in {staging}): is one day being run many times at once?"
     )
+
+
+def abandoned_folders(base_dir: Path, older_than: dt.timedelta, now: float | None = None) -> list[Path]:
+    """The folders that killed runs left in the storage (see ABANDONED_IN_ASSET and SPILL_PREFIX)
+    and that have not been written to for ``older_than``: a live run's are minutes old at most.
+    Nothing else is ever listed, whatever its name or age."""
+    if not base_dir.is_dir():
+        return []
+    cutoff = (time.time() if now is None else now) - older_than.total_seconds()
+    candidates = [path for path in base_dir.iterdir() if path.name.startswith(SPILL_PREFIX)]
+    for asset_dir in base_dir.iterdir():
+        if asset_dir.is_dir() and not asset_dir.name.startswith("."):
+            candidates += [path for path in asset_dir.iterdir() if ABANDONED_IN_ASSET.fullmatch(path.name)]
+    return sorted(path for path in candidates if path.is_dir() and path.stat().st_mtime < cutoff)
 
 
 def _write(frame: pl.DataFrame | pl.LazyFrame, day_column: str, day: dt.date, path: Path) -> None:

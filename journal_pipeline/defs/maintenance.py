@@ -9,9 +9,12 @@
   this makes sure it happens and shows when it did. ANALYZE and VACUUM of the partitioned tables reach
   every day partition.
 
-``weekly_maintenance_job`` also verifies the audit trail in full (``verify_audit_trail``, what
-``journal-pipeline audit verify`` does): every seal and event hash and link, and every sealed day's lines
-re-encoded and re-hashed from ``ledger.journal_lines`` against the day's latest seal. The daily
+``weekly_maintenance_job`` also removes what runs killed mid-step left in the Parquet storage
+(``remove_abandoned_folders``: staging and spill folders untouched for ABANDONED_AFTER, never read
+again; journal_pipeline/defs/io_manager.py names them), and verifies the audit trail in full
+(``verify_audit_trail``, what ``journal-pipeline audit verify`` does): every seal and event hash and
+link, and every sealed day's lines re-encoded and re-hashed from ``ledger.journal_lines`` against the
+day's latest seal. The daily
 ``seal_matches_ledger`` check of ``audit_seals`` deliberately leaves that recomputation out (see
 journal_pipeline/audit/seal_check.py), so this is where a line edited after its day was sealed is caught
 without anybody asking. A finding fails the run, and the run-failure alert (journal_pipeline/defs/alerts.py)
@@ -30,11 +33,14 @@ another role. PostgreSQL 16 and older have no MAINTAIN privilege: there the job 
 and says so, and JOURNAL_MAINTENANCE_DATABASE_URL must name the tables' owner.
 """
 
+import datetime as dt
 import os
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import dagster as dg
@@ -44,8 +50,9 @@ from psycopg import sql
 
 from journal_pipeline.audit.verification import verify
 from journal_pipeline.db.connection import connect, describe
+from journal_pipeline.defs.io_manager import abandoned_folders
 from journal_pipeline.defs.metadata import table
-from journal_pipeline.defs.resources import JournalDatabase
+from journal_pipeline.defs.resources import JournalDatabase, storage_path
 
 MAINTAINED_SCHEMA: Final = "ledger"
 TABLE_KINDS: Final = ("r", "p")  # ordinary and partitioned tables
@@ -53,6 +60,8 @@ VIEW_KINDS: Final = ("m",)  # materialized views
 MAINTENANCE_TAG: Final = "journal/maintenance"
 MAINTAIN_PRIVILEGE_SINCE: Final = 170000  # server_version_num of PostgreSQL 17
 MAX_REPORTED_FINDINGS: Final = 20
+# A staging or spill folder older than this is a killed run's: a day's step takes minutes at most.
+ABANDONED_AFTER: Final = dt.timedelta(days=1)
 
 _RELATIONS: Final = """
 SELECT n.nspname, c.relname
@@ -258,12 +267,44 @@ def verify_audit_trail(context: dg.OpExecutionContext, database: JournalDatabase
     yield dg.Output(None, metadata={**metadata, "notes": "; ".join(report.notes) or "none"})
 
 
+def _folder_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+@dg.op(out=dg.Out(dg.Nothing), tags={"kind": "parquet"})
+def remove_abandoned_folders(context: dg.OpExecutionContext):
+    """Delete the staging and spill folders that runs killed mid-step left in the Parquet storage, once
+    nothing has written to them for ABANDONED_AFTER; the days' own folders are never touched."""
+    storage = Path(storage_path())
+    folders = abandoned_folders(storage, ABANDONED_AFTER)
+    removed = []
+    for folder in folders:
+        size = _folder_bytes(folder)
+        shutil.rmtree(folder)
+        removed.append((str(folder.relative_to(storage)), size))
+        context.log.info(f"removed {folder} ({size:,} bytes), untouched for over {ABANDONED_AFTER}")
+    report = pl.DataFrame(removed, schema={"folder": pl.String, "bytes": pl.Int64}, orient="row")
+    yield dg.Output(
+        None,
+        metadata={
+            "storage": dg.MetadataValue.path(str(storage)),
+            "folders_removed": report.height,
+            "bytes_freed": int(report["bytes"].sum()),
+            "report": table(report),
+        },
+    )
+
+
 @dg.job(
     tags={MAINTENANCE_TAG: MAINTAINED_SCHEMA},
-    description="ANALYZE the ledger, then refresh its summary views; verify the audit trail in full.",
+    description=(
+        "ANALYZE the ledger, then refresh its summary views; remove abandoned storage folders; "
+        "verify the audit trail in full."
+    ),
 )
 def weekly_maintenance_job():
     refresh_summary_views(after=analyze_ledger_tables())
+    remove_abandoned_folders()
     verify_audit_trail()
 
 

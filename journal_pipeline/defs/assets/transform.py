@@ -23,6 +23,7 @@ from journal_pipeline.defs.checks import (
     schema_check,
 )
 from journal_pipeline.defs.events import record_step_events
+from journal_pipeline.defs.io_manager import SPILL_PREFIX
 from journal_pipeline.defs.metadata import counts_by, table, timed
 from journal_pipeline.defs.partitions import backfill_policy, daily_partitions
 from journal_pipeline.defs.resources import JournalDatabase, storage_path
@@ -57,7 +58,7 @@ def journal_lines(
     reference = {name: frame for name, frame in source_transactions.items() if isinstance(frame, pl.DataFrame)}
     Path(storage_path()).mkdir(parents=True, exist_ok=True)
     # the spill folder lives until the lines are stored and checked (the end of this generator)
-    with tempfile.TemporaryDirectory(prefix=".journal_lines-spill-", dir=storage_path()) as spill:
+    with tempfile.TemporaryDirectory(prefix=SPILL_PREFIX, dir=storage_path()) as spill:
         with timed() as clock:
             line_parts, quarantine, fraud_frames = post_in_parts(
                 transactions, reference, POSTING_PART_TRANSACTIONS, Path(spill)

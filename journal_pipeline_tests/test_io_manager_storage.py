@@ -1,15 +1,19 @@
-"""Two runs of the same day storing the same asset at the same moment (a schedule tick and a
-backfill): each stores its folder whole, neither fails, and the day's folder is one of theirs."""
+"""The IO manager's folders in the storage: two runs of the same day storing the same asset at the
+same moment (a schedule tick and a backfill) each store their folder whole, neither fails, and the
+day's folder is one of theirs; and what a killed run leaves is found by name and age, nothing else."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
+import time
+import uuid
 
 import dagster as dg
 import polars as pl
 
-from journal_pipeline.defs.io_manager import DailyParquetIOManager
+from journal_pipeline.defs.io_manager import SPILL_PREFIX, DailyParquetIOManager, abandoned_folders
 from journal_pipeline.defs.partitions import daily_partitions
 
 DAY = dt.date(2024, 6, 3)
@@ -76,3 +80,32 @@ def test_two_runs_storing_one_day_at_once_both_succeed(tmp_path):
         for name in ("lines", "quarantine")
     }
     assert writers["lines"] == writers["quarantine"] and writers["lines"] in (["a"], ["b"])
+
+
+def folder(path, age: dt.timedelta, now: float):
+    """A folder holding one file, last written ``age`` before ``now``."""
+    path.mkdir(parents=True)
+    (path / "lines.parquet").write_bytes(b"x")
+    os.utime(path, (now - age.total_seconds(),) * 2)
+    return path
+
+
+def test_what_a_killed_run_leaves_is_found_by_name_and_age(tmp_path):
+    now, old, young = time.time(), dt.timedelta(days=2), dt.timedelta(minutes=5)
+    assets = tmp_path / "journal_lines", tmp_path / "vouchers"
+    abandoned = [
+        folder(assets[0] / f".2024-06-03.{uuid.uuid4().hex}", old, now),  # staging
+        folder(assets[1] / f".2024-06-04.retired.{uuid.uuid4().hex}", old, now),  # retired
+        folder(tmp_path / f"{SPILL_PREFIX}k2j4h1x0", old, now),  # spill
+    ]
+    kept = [
+        folder(assets[0] / f".2024-06-05.{uuid.uuid4().hex}", young, now),  # a live run's staging
+        folder(tmp_path / f"{SPILL_PREFIX}a8b7c6d5", young, now),  # a live run's spill
+        folder(assets[0] / "2024-06-03", old, now),  # a day's own folder, however old
+        folder(assets[1] / ".2024-06-03.not-a-staging-folder", old, now),
+        folder(tmp_path / ".cache", old, now),
+    ]
+    found = abandoned_folders(tmp_path, dt.timedelta(days=1), now=now)
+    assert found == sorted(abandoned)
+    assert not set(found) & set(kept)
+    assert abandoned_folders(tmp_path / "never-created", dt.timedelta(days=1)) == []
