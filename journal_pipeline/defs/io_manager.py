@@ -40,8 +40,9 @@ SINGLE_FRAME = "frame"
 # same day put its folder in place in the instant between two of this run's renames.
 PLACE_ATTEMPTS = 20
 # What a run killed mid-step leaves in the storage, never read again: an IO manager's staging or
-# retired folder of a day (``.<day>.<hex>``, ``.<day>.retired.<hex>``, in the asset's folder) and
-# the journal_lines step's spill folder (``.journal_lines-spill-*``, at the top of the storage).
+# retired folder of a day (``.<day>.<hex>``, ``.<day>.retired.<hex>``, in the asset's folder: the
+# names _hidden_beside gives) and the journal_lines step's spill folder (``.journal_lines-spill-*``,
+# at the top of the storage).
 ABANDONED_IN_ASSET = re.compile(r"\.\d{4}-\d{2}-\d{2}\.(retired\.)?[0-9a-f]{32}")
 SPILL_PREFIX = ".journal_lines-spill-"
 
@@ -64,7 +65,7 @@ class DailyParquetIOManager(dg.ConfigurableIOManager):
         asset_dir = self._asset_dir(context.asset_key)
         for key in context.asset_partition_keys:
             day = dt.date.fromisoformat(key)
-            staging = asset_dir / f".{key}.{uuid.uuid4().hex}"
+            staging = _hidden_beside(asset_dir / key)
             staging.mkdir(parents=True)
             for name, frame in frames.items():
                 _write(frame, day_column, day, staging / f"{name}.parquet")
@@ -145,6 +146,11 @@ class DailyParquetIOManager(dg.ConfigurableIOManager):
         return scans
 
 
+def _hidden_beside(target: Path, tag: str = "") -> Path:
+    """A new hidden name beside ``target``: ``.<name>.<tag><32 hex digits>`` (see ABANDONED_IN_ASSET)."""
+    return target.with_name(f".{target.name}.{tag}{uuid.uuid4().hex}")
+
+
 def _put_in_place(staging: Path, target: Path) -> None:
     """Rename ``staging`` to ``target``, retiring the folder that stands there first.
 
@@ -162,7 +168,7 @@ def _put_in_place(staging: Path, target: Path) -> None:
         except OSError as exc:
             if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                 raise
-        retired = target.with_name(f".{target.name}.retired.{uuid.uuid4().hex}")
+        retired = _hidden_beside(target, "retired.")
         try:
             target.rename(retired)
         except FileNotFoundError:
@@ -181,10 +187,12 @@ def abandoned_folders(base_dir: Path, older_than: dt.timedelta, now: float | Non
     if not base_dir.is_dir():
         return []
     cutoff = (time.time() if now is None else now) - older_than.total_seconds()
-    candidates = [path for path in base_dir.iterdir() if path.name.startswith(SPILL_PREFIX)]
-    for asset_dir in base_dir.iterdir():
-        if asset_dir.is_dir() and not asset_dir.name.startswith("."):
-            candidates += [path for path in asset_dir.iterdir() if ABANDONED_IN_ASSET.fullmatch(path.name)]
+    candidates = []
+    for path in base_dir.iterdir():
+        if path.name.startswith(SPILL_PREFIX):
+            candidates.append(path)
+        elif path.is_dir() and not path.name.startswith("."):  # an asset's folder
+            candidates += [inside for inside in path.iterdir() if ABANDONED_IN_ASSET.fullmatch(inside.name)]
     return sorted(path for path in candidates if path.is_dir() and path.stat().st_mtime < cutoff)
 
 

@@ -14,12 +14,11 @@
 again; journal_pipeline/defs/io_manager.py names them), and verifies the audit trail in full
 (``verify_audit_trail``, what ``journal-pipeline audit verify`` does): every seal and event hash and
 link, and every sealed day's lines re-encoded and re-hashed from ``ledger.journal_lines`` against the
-day's latest seal. The daily
-``seal_matches_ledger`` check of ``audit_seals`` deliberately leaves that recomputation out (see
-journal_pipeline/audit/seal_check.py), so this is where a line edited after its day was sealed is caught
-without anybody asking. A finding fails the run, and the run-failure alert (journal_pipeline/defs/alerts.py)
-records and sends it with the first finding. It reads in one snapshot as the pipeline's role, and costs
-about a second per 300,000-line day.
+day's latest seal. The daily ``seal_matches_ledger`` check of ``audit_seals`` deliberately leaves that
+recomputation out (see journal_pipeline/audit/seal_check.py), so this is where a line edited after its
+day was sealed is caught without anybody asking. A finding fails the run, and the run-failure alert
+(journal_pipeline/defs/alerts.py) records and sends it with the first finding. It reads in one snapshot
+as the pipeline's role, and costs about a second per 300,000-line day.
 
 Each is safe to run at any time, during a posting too: ANALYZE and VACUUM (not FULL) take a SHARE UPDATE
 EXCLUSIVE lock, which does not conflict with reads or writes, and a concurrent refresh keeps serving the
